@@ -1,0 +1,1 @@
+"""HTTP service: tracking, statistics API, admin API, health and metrics."""

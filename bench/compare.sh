@@ -1,0 +1,353 @@
+#!/usr/bin/env bash
+# Tidings against the private Postfix baseline, in one run, with the shared load tools.
+#
+#   bench/compare.sh                 # both systems, 5 KB and 100 KB, 3 reps each
+#   REPS=5 N5K=20000 bench/compare.sh
+#   SYSTEMS=postfix bench/compare.sh # the Postfix half only (no `tidings` needed)
+#
+# Knobs (environment): REPS (3), N5K (20000), N100K (6000), CONC (16), WARMUP (500,
+# 0 = none), DRAIN_TIMEOUT (120 s), START_TIMEOUT (60 s), PYTHON (python3),
+# BENCH_TOOLS (../shared/bench), BENCH_POSTFIX_PORT (2525), BENCH_SINK_PORT (2526),
+# SYSTEMS ("postfix tidings"), KEEP_WORK (0; 1 keeps the temporary directory).
+#
+# Raw smtpload JSON lines go to bench/out/compare-<time>.jsonl (gitignored). Every
+# process started here is stopped on exit, Ctrl-C included. Must run as root: the
+# private Postfix instance needs it. See bench/README.md for how to read the output.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TOOLS=${BENCH_TOOLS:-$ROOT/../shared/bench}
+PYTHON=${PYTHON:-python3}
+REPS=${REPS:-3}
+N5K=${N5K:-20000}
+N100K=${N100K:-6000}
+CONC=${CONC:-16}
+WARMUP=${WARMUP:-500}
+DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-120}
+START_TIMEOUT=${START_TIMEOUT:-60}
+PFX_PORT=${BENCH_POSTFIX_PORT:-2525}
+SINK_PORT=${BENCH_SINK_PORT:-2526}
+SYSTEMS=${SYSTEMS:-postfix tidings}
+KEEP_WORK=${KEEP_WORK:-0}
+
+MAIL_FROM=sender@bench.example
+RCPT_TO=rcpt@example.com
+SIZES=(5120 102400)
+
+OUT_DIR=$ROOT/bench/out
+STAMP=$(date +%Y%m%d-%H%M%S)
+OUT=$OUT_DIR/compare-$STAMP.jsonl
+
+# Set by the steps below and read by cleanup(); empty means "not started".
+WORK=""
+SINK_PID=""
+PFX_ROOT=""
+TIDINGS_PID=""
+TIDINGS_PGID=""
+LOAD_PID=""
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'compare.sh: %s\n' "$*" >&2; exit 1; }
+wants() { [[ " $SYSTEMS " == *" $1 "* ]]; }
+
+# True when something accepts TCP connections on 127.0.0.1:$1.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_port PORT SECONDS [PID]: until PORT accepts; fails early if PID dies.
+wait_port() {
+  local port=$1 deadline=$((SECONDS + $2)) pid=${3:-}
+  until port_open "$port"; do
+    if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+
+# ---------------------------------------------------------------- prerequisites
+check_prerequisites() {
+  [[ -f $TOOLS/smtpload.py && -x $TOOLS/postfix_instance.sh ]] ||
+    die "shared bench tools not found in $TOOLS (set BENCH_TOOLS)"
+  [[ $(id -u) -eq 0 ]] || die "run as root: the private Postfix instance needs it (sudo bench/compare.sh)"
+  if ! command -v postfix >/dev/null || ! command -v smtp-sink >/dev/null; then
+    die "postfix/smtp-sink missing: echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections && apt-get install -y postfix"
+  fi
+  command -v "$PYTHON" >/dev/null || die "$PYTHON not found: install Python 3 or set PYTHON=/path/to/python"
+  "$PYTHON" -c 'import aiosmtplib, uvloop' 2>/dev/null ||
+    die "$PYTHON lacks aiosmtplib/uvloop: $PYTHON -m pip install aiosmtplib uvloop"
+  if wants tidings; then
+    command -v tidings >/dev/null ||
+      die "tidings not on PATH: $PYTHON -m pip install -e $ROOT (or SYSTEMS=postfix for the baseline only)"
+  fi
+  local p
+  for p in "$PFX_PORT" "$SINK_PORT"; do
+    ! port_open "$p" ||
+      die "127.0.0.1:$p is already in use (another bench run?); free it or set BENCH_POSTFIX_PORT/BENCH_SINK_PORT"
+  done
+}
+
+# ---------------------------------------------------------------- start / stop
+start_sink_and_postfix() {
+  # smtp-sink -c writes a running "sess=.. quit=.. mesg=N" counter to stdout: it tells
+  # how many messages Postfix has delivered, so each run can wait for its queue to drain.
+  smtp-sink -c -u postfix "127.0.0.1:$SINK_PORT" 1024 >"$WORK/sink.log" 2>&1 &
+  SINK_PID=$!
+  wait_port "$SINK_PORT" 10 "$SINK_PID" || die "smtp-sink did not start (see $WORK/sink.log)"
+
+  PFX_ROOT=$WORK/pfx
+  "$TOOLS/postfix_instance.sh" setup "$PFX_ROOT" "$PFX_PORT" "$SINK_PORT" >/dev/null
+  "$TOOLS/postfix_instance.sh" start "$PFX_ROOT" 2>/dev/null
+  wait_port "$PFX_PORT" 30 || die "private Postfix did not listen on $PFX_PORT (see $PFX_ROOT/maillog)"
+  say "postfix: 127.0.0.1:$PFX_PORT -> smtp-sink 127.0.0.1:$SINK_PORT"
+}
+
+start_tidings() {
+  local ports smtp smtps http bounce
+  # Four free ports at once (bound together, so they differ); the tiny window before
+  # Tidings binds them is acceptable on a bench machine.
+  ports=$("$PYTHON" -c 'import socket
+ss = [socket.socket() for _ in range(4)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in ss))')
+  read -r smtp smtps http bounce <<<"$ports"
+  TIDINGS_SMTP=$smtp
+
+  # Delivery goes to a Maildir, never to the default `mx`: rcpt@example.com would be
+  # looked up on the Internet, example.com's null MX would hard-bounce it, and every
+  # later message would take the "suppressed" path instead of the durable write.
+  # (The shared smtp-sink is no use as a smarthost either: it answers AUTH with 250,
+  # which SMTP clients treat as a failed login.)
+  MAILDIR=$WORK/maildir
+  TENV=(
+    "TIDINGS_DATA_DIR=$WORK/tidings-data"
+    "TIDINGS_SMTP_PORT=$smtp"
+    "TIDINGS_SMTPS_PORT=$smtps"
+    "TIDINGS_HTTP_PORT=$http"
+    "TIDINGS_BOUNCE_PORT=$bounce"
+    "TIDINGS_HOSTNAME=localhost"
+    "TIDINGS_DELIVERY=maildir://$MAILDIR"
+  )
+  mkdir -p "$WORK/tidings-data" "$MAILDIR"
+  # setsid: Tidings and its embedded redis-server get a process group of their own,
+  # so cleanup can stop exactly that group and nothing else.
+  env "${TENV[@]}" setsid tidings serve >"$WORK/tidings.log" 2>&1 &
+  TIDINGS_PID=$!
+  TIDINGS_PGID=$(ps -o pgid= -p "$TIDINGS_PID" | tr -d ' ') || true
+  if ! wait_port "$smtp" "$START_TIMEOUT" "$TIDINGS_PID"; then
+    tail -n 20 "$WORK/tidings.log" >&2 || true
+    die "tidings serve did not accept on port $smtp within ${START_TIMEOUT}s (log above)"
+  fi
+
+  local account
+  account=$(env "${TENV[@]}" tidings account create bench --json) ||
+    die "tidings account create failed"
+  # One per line: neither may be split on spaces.
+  {
+    read -r TIDINGS_LOGIN && read -r TIDINGS_PASSWORD
+  } < <("$PYTHON" -c 'import json, sys; a = json.load(sys.stdin); print(a["login"]); print(a["password"])' \
+    <<<"$account" 2>/dev/null) || die "unexpected output of tidings account create --json: $account"
+  env "${TENV[@]}" tidings account sender add bench @bench.example >/dev/null ||
+    die "tidings account sender add failed"
+  say "tidings: submission 127.0.0.1:$smtp (STARTTLS), delivery into $MAILDIR"
+}
+
+stop_tidings() {
+  kill -TERM "$TIDINGS_PID" 2>/dev/null || true
+  for _ in {1..150}; do # up to 15 s for a graceful drain
+    kill -0 "$TIDINGS_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  # Whatever is left of its group (an embedded redis-server, a stuck child) goes too.
+  if [[ -n $TIDINGS_PGID && $TIDINGS_PGID == "$TIDINGS_PID" ]]; then
+    if kill -0 -- "-$TIDINGS_PGID" 2>/dev/null; then
+      kill -TERM -- "-$TIDINGS_PGID" 2>/dev/null || true
+      sleep 2
+      kill -KILL -- "-$TIDINGS_PGID" 2>/dev/null || true
+    fi
+  else
+    kill -KILL "$TIDINGS_PID" 2>/dev/null || true
+  fi
+  wait "$TIDINGS_PID" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  trap - EXIT INT TERM
+  if [[ -n $LOAD_PID ]]; then
+    kill "$LOAD_PID" 2>/dev/null
+    wait "$LOAD_PID" 2>/dev/null
+  fi
+  if [[ -n $TIDINGS_PID ]]; then stop_tidings; fi
+  if [[ -n $PFX_ROOT ]]; then
+    "$TOOLS/postfix_instance.sh" stop "$PFX_ROOT" >/dev/null 2>&1
+    for _ in {1..100}; do
+      "$TOOLS/postfix_instance.sh" status "$PFX_ROOT" >/dev/null 2>&1 || break
+      sleep 0.1
+    done
+  fi
+  if [[ -n $SINK_PID ]]; then
+    kill "$SINK_PID" 2>/dev/null
+    wait "$SINK_PID" 2>/dev/null
+  fi
+  if [[ -n $WORK ]]; then
+    [[ -f $WORK/tidings.log ]] && cp "$WORK/tidings.log" "$OUT_DIR/compare-$STAMP.tidings.log"
+    if [[ $KEEP_WORK == 1 ]]; then say "kept $WORK"; else rm -rf "$WORK"; fi
+  fi
+  exit "$rc"
+}
+
+# ---------------------------------------------------------------- measuring
+# Messages that have reached the far side so far: smtp-sink's counter for Postfix,
+# files in the Maildir for Tidings.
+delivered_count() {
+  local n
+  if [[ $1 == postfix ]]; then
+    n=$(tail -c 512 "$WORK/sink.log" 2>/dev/null | tr '\r' '\n' |
+      grep -o 'mesg=[0-9]*' | tail -n 1 | cut -d= -f2) || true
+  else
+    n=$(find "$MAILDIR" -type f \( -path '*/new/*' -o -path '*/cur/*' \) 2>/dev/null | wc -l) || true
+  fi
+  echo "${n:-0}"
+}
+
+# run_one SYSTEM SIZE MESSAGES REP: one smtpload run, then wait until the system has
+# delivered what it accepted, so its queue runner does not eat CPU during the next
+# run. Appends the JSON line (plus delivered / drain_s) to $OUT.
+run_one() {
+  local system=$1 size=$2 n=$3 rep=$4 before line accepted
+  local -a target
+  if [[ $system == postfix ]]; then
+    target=(--port "$PFX_PORT")
+  else
+    target=(--port "$TIDINGS_SMTP" --starttls --auth "$TIDINGS_LOGIN:$TIDINGS_PASSWORD")
+  fi
+  before=$(delivered_count "$system")
+  # In the background and waited for: a trap interrupts `wait` at once, whereas bash
+  # would hold Ctrl-C until a foreground run ended. smtpload exits 1 when any
+  # transaction had an error; its JSON line still says so.
+  "$PYTHON" "$TOOLS/smtpload.py" --host 127.0.0.1 "${target[@]}" \
+    -c "$CONC" -n "$n" --size "$size" --uvloop --max-seconds 120 \
+    --from "$MAIL_FROM" --to "$RCPT_TO" --label "$system/$size/$rep" >"$WORK/run.json" &
+  LOAD_PID=$!
+  wait "$LOAD_PID" || true
+  LOAD_PID=""
+  line=$(tail -n 1 "$WORK/run.json")
+  [[ $line == "{"* ]] || die "smtpload gave no result for $system size $size rep $rep"
+  accepted=$("$PYTHON" -c 'import json, sys; print(json.loads(sys.argv[1])["accepted"])' "$line")
+
+  local start=$SECONDS delivered=0
+  while :; do
+    delivered=$(($(delivered_count "$system") - before))
+    ((delivered >= accepted)) && break
+    if ((SECONDS - start >= DRAIN_TIMEOUT)); then
+      say "  warning: $system delivered $delivered of $accepted within ${DRAIN_TIMEOUT}s; going on"
+      break
+    fi
+    sleep 0.5
+  done
+  # Delivered copies are only counted, never read: drop them to spare the disk.
+  if [[ $system == tidings ]]; then find "$MAILDIR" -type f -delete 2>/dev/null || true; fi
+
+  record "$line" "$delivered" "$((SECONDS - start))"
+}
+
+# record JSON DELIVERED DRAIN_S: add what the line's label encodes and the drain figures,
+# append the line to $OUT and print one progress line.
+record() {
+  "$PYTHON" - "$@" >>"$OUT" <<'PY'
+import json, sys
+
+r = json.loads(sys.argv[1])
+r["system"], _, r["rep"] = r["label"].split("/")
+r["delivered"], r["drain_s"] = int(sys.argv[2]), int(sys.argv[3])
+print(json.dumps(r))
+print(f"  {r['system']:8} {r['size']:>6} B  rep {r['rep']:>6}: {r['msgs_per_s']} msgs/s, "
+      f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms, accepted {r['accepted']}, "
+      f"rejected {r['rejected']}, errors {r['errors']}, delivered {r['delivered']}",
+      file=sys.stderr)
+PY
+}
+
+summarize() {
+  "$PYTHON" - "$OUT" <<'PY'
+import json, statistics, sys
+
+TARGET = {5120: 2.0, 102400: 1.0}  # the issue: Tidings/Postfix accepted msgs/s
+runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+runs = [r for r in runs if r["rep"] != "warmup"]
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+def fmt(x, spec):
+    return format(x, spec) if x is not None else "-"
+
+print()
+print(f"{'size':>7}  {'system':8} {'msgs/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+      f"{'accepted':>9} {'rejected':>9} {'errors':>7} {'delivered':>10}")
+for size in sorted({r["size"] for r in runs}):
+    rates = {}
+    for system in ("postfix", "tidings"):
+        rs = [r for r in runs if r["size"] == size and r["system"] == system]
+        if not rs:
+            continue
+        rates[system] = med(r["msgs_per_s"] for r in rs)
+        tot = {k: sum(r[k] for r in rs) for k in ("accepted", "rejected", "errors", "delivered")}
+        print(f"{size:>7}  {system:8} {fmt(rates[system], '8.1f')} "
+              f"{fmt(med(r['p50_ms'] for r in rs), '8.2f')} {fmt(med(r['p99_ms'] for r in rs), '8.2f')} "
+              f"{tot['accepted']:>9} {tot['rejected']:>9} {tot['errors']:>7} {tot['delivered']:>10}")
+        odd = {c: n for r in rs for c, n in r["reply_codes"].items() if c != "250"}
+        kinds = {k: n for r in rs for k, n in r["error_kinds"].items()}
+        if odd or kinds:
+            print(f"{'':9} {system} non-250 replies {odd or '{}'}, errors {kinds or '{}'}")
+    if rates.get("postfix") and rates.get("tidings") is not None:
+        ratio = rates["tidings"] / rates["postfix"]
+        goal = TARGET.get(size)
+        verdict = "" if goal is None else (
+            f" (target >= {goal:g}x: {'met' if ratio >= goal else 'NOT met'})")
+        print(f"{size:>7}  ratio tidings/postfix {ratio:.2f}x{verdict}")
+print()
+print("medians over the reps; accepted/rejected/errors/delivered are totals over the reps")
+PY
+}
+
+# ---------------------------------------------------------------- main
+main() {
+  check_prerequisites
+  # Only the settings below apply: a TIDINGS_* from the caller's shell (a production
+  # TIDINGS_REDIS_URL, say) must not leak into the bench.
+  local v
+  while IFS= read -r v; do unset "$v"; done < <(compgen -e | grep '^TIDINGS_' || true)
+
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  mkdir -p "$OUT_DIR"
+  WORK=$(mktemp -d /tmp/tidings-bench.XXXXXX)
+  chmod 755 "$WORK" # Postfix daemons (user postfix) must reach the queue below it
+
+  start_sink_and_postfix
+  if wants tidings; then start_tidings; fi
+
+  local size n rep system
+  for size in "${SIZES[@]}"; do
+    if ((size == 5120)); then n=$N5K; else n=$N100K; fi
+    say "size $size B: $REPS reps of $n messages, $CONC sessions"
+    for system in postfix tidings; do
+      wants "$system" || continue
+      # One short unrecorded-in-the-table run per system: process start-up, TLS
+      # session set-up and caches are not what we compare.
+      if ((WARMUP > 0)); then run_one "$system" "$size" "$WARMUP" warmup; fi
+    done
+    for ((rep = 1; rep <= REPS; rep++)); do
+      for system in postfix tidings; do # alternate, so drift hits both alike
+        if wants "$system"; then run_one "$system" "$size" "$n" "$rep"; fi
+      done
+    done
+  done
+  summarize
+  say "raw JSON lines: $OUT"
+}
+
+main "$@"

@@ -1,0 +1,155 @@
+"""Composition root: turn Settings into running roles. Wiring only, no rules.
+
+Each role talks to the others only through Redis, so `tidings serve` is just the roles
+of one machine started together, and `tidings smtp` on many hosts is the same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import redis
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from relay.redis_embedded import EmbeddedRedis, durability_warnings
+from relay.settings import Settings
+from relay.smtp.handler import SubmissionHandler
+from relay.smtp.protocol import SessionCounter, protocol_factory, start_listener
+from relay.tls import context_for
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """Start-up cannot go on; the message is the one line the operator sees."""
+
+
+@contextlib.contextmanager
+def redis_url(settings: Settings) -> Iterator[str]:
+    """The Redis to use: TIDINGS_REDIS_URL (checked for durability) or the embedded one."""
+    if settings.redis_url:
+        try:
+            client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+            client.ping()
+        except (redis.RedisError, OSError, ValueError) as error:
+            raise StartupError(f"TIDINGS_REDIS_URL: cannot reach {settings.redis_url}: "
+                               f"{error}") from None
+        for warning in durability_warnings(client):
+            log.warning("%s", warning)
+        client.close()
+        yield settings.redis_url
+        return
+    embedded = EmbeddedRedis(settings.data_dir)
+    url = embedded.acquire()
+    try:
+        yield url
+    finally:
+        embedded.release()
+
+
+def redis_client(url: str, *, timeout: float, binary: bool = False) -> aioredis.Redis:
+    # One retry, on a fresh connection, only for connection errors: it heals the pool
+    # after a Redis restart. Timeouts are not retried, since the write may have landed.
+    retry = Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
+    return aioredis.Redis.from_url(url, decode_responses=not binary, socket_timeout=timeout,
+                                   socket_connect_timeout=timeout, retry=retry,
+                                   max_connections=256)
+
+
+@dataclass
+class SmtpRole:
+    """The running submission listeners; `ports` are the bound ports (useful with port 0)."""
+
+    servers: list[asyncio.Server]
+    redis: aioredis.Redis
+
+    @property
+    def ports(self) -> list[int]:
+        return [server.sockets[0].getsockname()[1] for server in self.servers]
+
+    async def stop(self) -> None:
+        for server in self.servers:
+            server.close()
+        for server in self.servers:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), 10)
+        await self.redis.aclose()
+
+
+async def start_smtp(settings: Settings, url: str) -> SmtpRole:
+    client = redis_client(url, timeout=settings.redis_timeout)
+    handler = SubmissionHandler(redis=client, max_size=settings.max_message_size,
+                                redis_timeout=settings.redis_timeout,
+                                max_auth_failures=settings.auth_max_failures,
+                                lockout_seconds=settings.auth_lockout)
+    context = context_for(settings.data_dir, settings.hostname, settings.tls_cert,
+                          settings.tls_key)
+    sessions = SessionCounter(settings.max_sessions_per_ip)
+    common = dict(tls_context=context, hostname=settings.hostname,
+                  max_size=settings.max_message_size, idle_timeout=settings.smtp_idle_timeout,
+                  sessions=sessions, proxy_protocol=settings.proxy_protocol)
+    servers = []
+    for setting, port, implicit in (("TIDINGS_SMTP_PORT", settings.smtp_port, False),
+                                    ("TIDINGS_SMTPS_PORT", settings.smtps_port, True)):
+        factory = protocol_factory(handler, implicit_tls=implicit, **common)
+        try:
+            servers.append(await start_listener(
+                factory, host=settings.bind, port=port, ssl_context=context if implicit else None,
+                reuse_port=settings.smtp_processes > 1))
+        except OSError as error:
+            for server in servers:
+                server.close()
+            await client.aclose()
+            raise StartupError(bind_error(setting, port, error)) from None
+    role = SmtpRole(servers, client)
+    log.info("SMTP submission on ports %s (STARTTLS) and %s (TLS)", *role.ports)
+    return role
+
+
+def bind_error(setting: str, port: int, error: OSError) -> str:
+    if error.errno == errno.EACCES:
+        return (f"{setting}: cannot listen on port {port}: permission denied (ports below 1024 "
+                f"need root or CAP_NET_BIND_SERVICE); set {setting} to a port above 1023")
+    if error.errno == errno.EADDRINUSE:
+        return (f"{setting}: port {port} is already in use; stop the other program or "
+                f"change {setting}")
+    return f"{setting}: cannot listen on port {port}: {error.strerror or error}"
+
+
+async def run_until_signalled(settings: Settings, url: str, *, roles: tuple[str, ...]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    started = []
+    try:
+        if "smtp" in roles:
+            started.append(await start_smtp(settings, url))
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        for role in started:
+            await role.stop()
+
+
+def run(settings: Settings, *, roles: tuple[str, ...]) -> None:
+    """Run `roles` until SIGINT/SIGTERM, on uvloop where it is installed."""
+    with redis_url(settings) as url:
+        runner = _event_loop_runner()
+        runner(run_until_signalled(settings, url, roles=roles))
+
+
+def _event_loop_runner():
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run

@@ -1,0 +1,200 @@
+"""The submission handler: gather facts, ask the policy, answer with a line from the reply table.
+
+Invariants:
+- never a 250 for mail that is not stored: `250 ... queued as <id>` is returned only after
+  the MULTI that stores and enqueues the message has returned;
+- every failure that is not a rule (Redis down or slow, a bug) is 451 4.3.0, so the client
+  retries and nothing is lost, and the server keeps running;
+- every rejection is recorded with client address, reply and rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import redis.asyncio as aioredis
+from aiosmtpd.smtp import SMTP, Envelope
+
+from policy.facts import MailFacts, MessageFacts
+from policy.stages import check_data, check_mail, check_rcpt
+from policy.verdict import Rule, Verdict, reject
+from relay import keys, queue
+from relay.smtp import replies
+from relay.smtp.auth import AuthMechanisms
+from relay.smtp.data_reader import DataResult
+from relay.smtp.message_facts import UnparseableMessage, inspect_message
+from relay.smtp.session import SubmissionSession
+from relay.store import accounts, messages, rates
+from stats import recorder
+from stats.events import Event, EventName
+
+log = logging.getLogger(__name__)
+
+#: Messages up to this size are inspected on the event loop (bounded, well under 1 ms);
+#: larger ones in a thread so that no session waits behind them.
+INLINE_PARSE_LIMIT = 64 * 1024
+BARE_LINE_REASON = "bare CR or LF in message data (lines must end in CRLF)"
+
+
+class SubmissionHandler(AuthMechanisms):
+    def __init__(self, *, redis: aioredis.Redis, max_size: int, redis_timeout: float,
+                 max_auth_failures: int, lockout_seconds: float):
+        self.redis = redis
+        self.max_size = max_size
+        self.redis_timeout = redis_timeout
+        self.max_auth_failures = max_auth_failures
+        self.lockout_seconds = lockout_seconds
+
+    async def handle_EHLO(self, server: SMTP, session: SubmissionSession, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        offered = [line[4:] for line in responses[1:]]
+        keywords = [f"SIZE {self.max_size}", "8BITMIME", "PIPELINING", "ENHANCEDSTATUSCODES",
+                    "SMTPUTF8"]
+        if "STARTTLS" in offered:
+            keywords.append("STARTTLS")
+        if any(word.startswith("AUTH ") for word in offered):
+            keywords.append("AUTH PLAIN LOGIN")
+        lines = [responses[0]] + [f"250-{word}" for word in keywords]
+        lines[-1] = "250 " + lines[-1][4:]
+        return lines
+
+    async def handle_RSET(self, server: SMTP, session: SubmissionSession, envelope: Envelope):
+        session.reset_transaction()
+        return replies.R250_OK
+
+    async def handle_MAIL(self, server: SMTP, session: SubmissionSession, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        session.reset_transaction()
+        if "\x00" in address or any("\x00" in option for option in mail_options):
+            return replies.R501_SYNTAX
+        rate = rates.facts_from(None, None, 0)
+        if session.account is not None:
+            session.rules, rate = await self._load_rules(session.account)
+        mail = MailFacts(sender=address, declared_size=_declared_size(mail_options),
+                         smtputf8=envelope.smtp_utf8)
+        verdict = check_mail(session.facts(), mail, rate, max_size=self.max_size)
+        if not verdict.accepted:
+            return await self._reject(session, verdict, sender=address)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return replies.R250_SENDER_OK
+
+    async def handle_RCPT(self, server: SMTP, session: SubmissionSession, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        verdict = check_rcpt(session.facts(), address, smtputf8=envelope.smtp_utf8,
+                             accepted_so_far=len(envelope.rcpt_tos))
+        if not verdict.accepted:
+            return await self._reject(session, verdict, sender=envelope.mail_from,
+                                      recipient=address)
+        async with asyncio.timeout(self.redis_timeout):
+            session.suppressed = bool(await self.redis.sismember(
+                keys.suppressed(session.rules.name), address.lower()))
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return replies.R250_RECIPIENT_OK
+
+    async def handle_message(self, server: SMTP, session: SubmissionSession,
+                             envelope: Envelope, result: DataResult) -> str:
+        """End of DATA: the last rules, then the durable write and the 250."""
+        facts, verdict = await self._judge(session, result)
+        if not verdict.accepted:
+            return await self._reject(session, verdict, sender=envelope.mail_from,
+                                      recipient=envelope.rcpt_tos[0])
+        return await self._accept(session, envelope, result.content, facts)
+
+    async def handle_exception(self, error: Exception) -> str:
+        if isinstance(error, aioredis.RedisError | OSError | TimeoutError):
+            log.error("SMTP transaction failed, answered 451: %s: %s",
+                      type(error).__name__, error)
+        else:
+            log.exception("SMTP transaction failed, answered 451")
+        return replies.R451_INTERNAL
+
+    async def _judge(self, session: SubmissionSession,
+                     result: DataResult) -> tuple[MessageFacts | None, Verdict]:
+        if result.too_big:
+            return None, reject(Rule.SIZE_EXCEEDED)
+        if result.bare_line_ending:
+            return None, reject(Rule.BARE_LINE_ENDING, reason=BARE_LINE_REASON)
+        try:
+            facts = await _inspect(result.content)
+        except UnparseableMessage as error:
+            return None, reject(Rule.UNPARSEABLE, reason=error.reason)
+        verdict = check_data(session.rules, facts, size=len(result.content),
+                             max_size=self.max_size)
+        return facts, verdict
+
+    async def _accept(self, session: SubmissionSession, envelope: Envelope, data: bytes,
+                      facts: MessageFacts) -> str:
+        now = time.time()
+        rules = session.rules
+        message = messages.AcceptedMessage(
+            id=messages.new_message_id(now), account=rules.name, login=session.login or "",
+            sender=envelope.mail_from, recipient=envelope.rcpt_tos[0],
+            client_ip=session.client_ip, received=now, subject=facts.subject, data=data)
+        detail = {"sender": message.sender, "recipient": message.recipient,
+                  "size": len(data), "subject": facts.subject, "client_ip": message.client_ip}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            messages.store(pipe, message, status="suppressed" if session.suppressed else "queued",
+                           keep_data=not session.suppressed)
+            if not session.suppressed:
+                queue.enqueue(pipe, message.id)
+            rates.count_accepted(pipe, rules.name, now)
+            recorder.record(pipe, Event(EventName.ACCEPTED, rules.name, message.id, now, detail),
+                            timezone=rules.timezone)
+            if session.suppressed:
+                recorder.record(pipe, Event(EventName.SUPPRESSED, rules.name, message.id, now,
+                                            {"recipient": message.recipient}),
+                                timezone=rules.timezone)
+            async with asyncio.timeout(self.redis_timeout):
+                await pipe.execute()
+        return replies.render(replies.R250_QUEUED, id=message.id)
+
+    async def _reject(self, session: SubmissionSession, verdict: Verdict, *, sender: str = "",
+                      recipient: str = "") -> str:
+        reply = replies.for_verdict(verdict)
+        detail = {"client_ip": session.client_ip, "reply": reply, "reason": verdict.rule.value,
+                  "sender": sender or "", "recipient": recipient}
+        account = session.rules.name if session.rules else session.account
+        timezone = session.rules.timezone if session.rules else "UTC"
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                recorder.record(pipe, Event(EventName.REJECTED, account, detail=detail),
+                                timezone=timezone)
+                async with asyncio.timeout(self.redis_timeout):
+                    await pipe.execute()
+        except (aioredis.RedisError, OSError, TimeoutError) as error:
+            # The rejection stands whether or not it could be logged.
+            log.error("could not record rejection %s: %s", verdict.rule, error)
+        log.info("%s rejected: %s", session.client_ip, reply)
+        return reply
+
+    async def _load_rules(self, account: str):
+        now = time.time()
+        async with asyncio.timeout(self.redis_timeout):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hgetall(keys.account(account))
+                pipe.smembers(keys.senders(account))
+                pipe.smembers(keys.ips(account))
+                rates.queue_reads(pipe, account, now)
+                rules, senders, ips, current, previous = await pipe.execute()
+        # An account deleted mid-session is treated as if the session never logged in.
+        found = accounts.rules_from(account, rules, senders, ips) if rules else None
+        return found, rates.facts_from(current, previous, now)
+
+
+async def _inspect(data: bytes) -> MessageFacts:
+    if len(data) <= INLINE_PARSE_LIMIT:
+        return inspect_message(data)
+    return await asyncio.get_running_loop().run_in_executor(None, inspect_message, data)
+
+
+def _declared_size(mail_options: list[str]) -> int | None:
+    for option in mail_options:
+        name, _, value = option.partition("=")
+        if name.upper() == "SIZE" and value.isdigit():
+            return int(value)
+    return None

@@ -1,0 +1,134 @@
+"""The submission protocol: aiosmtpd's SMTP with the parts Tidings must do differently.
+
+- DATA is read in large blocks with strict CRLF framing (`data_reader`), then handed to
+  the handler's `handle_message`; the transaction always ends, whatever happened.
+- STARTTLS inside TLS is refused (aiosmtpd would nest a second TLS layer).
+- Concurrent sessions per client address are capped: the surplus gets 421 at connect.
+- An idle session is told 421 before it is closed, as RFC 5321 4.5.3.2 asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import ssl
+
+from aiosmtpd.smtp import SMTP, syntax
+
+from relay.smtp import replies
+from relay.smtp.data_reader import read_data
+from relay.smtp.session import SubmissionSession
+
+log = logging.getLogger(__name__)
+
+IDENT = "ESMTP Tidings"
+R421_IDLE = "421 4.4.2 Idle timeout, closing connection"
+
+
+class SessionCounter:
+    """Open sessions per client address in this process."""
+
+    def __init__(self, cap: int):
+        self.cap = cap
+        self.open: collections.Counter[str] = collections.Counter()
+
+    def enter(self, ip: str) -> bool:
+        self.open[ip] += 1
+        return not self.cap or self.open[ip] <= self.cap
+
+    def leave(self, ip: str) -> None:
+        self.open[ip] -= 1
+        if self.open[ip] <= 0:
+            del self.open[ip]
+
+
+class SubmissionProtocol(SMTP):
+    def __init__(self, handler, *, tls_context: ssl.SSLContext, implicit_tls: bool,
+                 hostname: str, max_size: int, idle_timeout: float, sessions: SessionCounter,
+                 proxy_protocol: bool):
+        super().__init__(
+            handler,
+            data_size_limit=None,  # SIZE and its 554 are ours; aiosmtpd's texts differ
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=hostname,
+            ident=IDENT,
+            tls_context=None if implicit_tls else tls_context,
+            timeout=idle_timeout,
+            auth_required=False,  # ours: 554 5.7.0 at MAIL, not aiosmtpd's 530
+            # On 465 the whole session is TLS; aiosmtpd only knows about STARTTLS.
+            auth_require_tls=not implicit_tls,
+            proxy_protocol_timeout=10.0 if proxy_protocol else None,
+        )
+        self.implicit_tls = implicit_tls
+        self.max_size = max_size
+        self.sessions = sessions
+        self._counted_ip: str | None = None
+
+    def _create_session(self) -> SubmissionSession:
+        return SubmissionSession(self.loop, tls=self.implicit_tls or self._tls_protocol is not None)
+
+    async def _handle_client(self) -> None:
+        # Behind a PROXY-speaking balancer the peer is the balancer: it does the capping.
+        ip = self.session.client_ip
+        if self._proxy_timeout is None and not self._enter(ip):
+            log.warning("%s refused: more than %d sessions", ip, self.sessions.cap)
+            await self.push(replies.render(replies.R421_TOO_MANY_SESSIONS, ip=ip))
+            self.transport.close()
+            return
+        await super()._handle_client()
+
+    def _enter(self, ip: str) -> bool:
+        self._counted_ip = ip
+        return self.sessions.enter(ip)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._counted_ip is not None:
+            self.sessions.leave(self._counted_ip)
+            self._counted_ip = None
+        super().connection_lost(error)
+
+    def _timeout_cb(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(R421_IDLE.encode() + b"\r\n")
+        super()._timeout_cb()
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        if self._tls_protocol is not None or self.implicit_tls:
+            await self.push(replies.R503_NO_TLS_AGAIN)
+            return
+        await super().smtp_STARTTLS(arg)
+
+    @syntax("DATA")
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed():
+            return
+        if not self.envelope.rcpt_tos:
+            await self.push("503 5.5.1 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 5.5.4 Syntax: DATA")
+            return
+        await self.push(replies.R354_DATA)
+        try:
+            result = await read_data(self._reader, max_size=self.max_size,
+                                     on_progress=self._reset_timeout)
+            status = await self.event_handler.handle_message(self, self.session, self.envelope,
+                                                             result)
+        finally:
+            self._set_post_data_state()
+            self.session.reset_transaction()
+        await self.push(status)
+
+
+def protocol_factory(handler, **options) -> callable:
+    return lambda: SubmissionProtocol(handler, **options)
+
+
+async def start_listener(factory, *, host: str, port: int, ssl_context: ssl.SSLContext | None,
+                         reuse_port: bool) -> asyncio.Server:
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(factory, host=host or None, port=port, ssl=ssl_context,
+                                    reuse_port=reuse_port, backlog=512)

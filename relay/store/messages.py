@@ -1,0 +1,60 @@
+"""Accepted messages: metadata and raw bytes by id, written in the same MULTI as the enqueue.
+
+Message ids sort by acceptance time (48-bit milliseconds, then 80 random bits, in
+Crockford base32, 26 characters), so they are unique across any number of front ends
+without coordination and readable in logs. The raw bytes are binary-safe: read them
+back with a client made with `decode_responses=False`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from redis.asyncio.client import Pipeline
+
+from relay import keys
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def new_message_id(now: float | None = None) -> str:
+    millis = int((time.time() if now is None else now) * 1000) & ((1 << 48) - 1)
+    value = (millis << 80) | int.from_bytes(secrets.token_bytes(10), "big")
+    chars = []
+    for _ in range(26):
+        value, digit = divmod(value, 32)
+        chars.append(_ALPHABET[digit])
+    return "".join(reversed(chars))
+
+
+@dataclass(frozen=True)
+class AcceptedMessage:
+    id: str
+    account: str
+    login: str
+    sender: str
+    recipient: str
+    client_ip: str
+    received: float
+    subject: str
+    data: bytes
+
+
+def store(pipe: Pipeline, message: AcceptedMessage, *, status: str, keep_data: bool) -> None:
+    """Queue the write of the message record on `pipe` (the caller's transaction)."""
+    fields: dict[str, str | bytes] = {
+        "account": message.account,
+        "login": message.login,
+        "sender": message.sender,
+        "recipient": message.recipient,
+        "client_ip": message.client_ip,
+        "received": repr(message.received),
+        "subject": message.subject,
+        "size": str(len(message.data)),
+        "status": status,
+    }
+    if keep_data:
+        fields["data"] = message.data
+    pipe.hset(keys.message(message.id), mapping=fields)

@@ -1,0 +1,1 @@
+"""Events in, figures out: the write side of statistics and its Redis keys."""

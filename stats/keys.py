@@ -1,0 +1,33 @@
+"""Every Redis key of the statistics write side, in one place.
+
+| key | type | meaning |
+| --- | --- | --- |
+| `tidings:stats:{account}:day:{YYYY-MM-DD}` | hash | event name -> count for that local day of the account |
+| `tidings:stats:{account}:log` | stream | rejections and processing problems (field `event`: Event JSON) |
+| `tidings:stats:-:log` | stream | the operator log: rejections before any account is known |
+| `tidings:stats:timeline:{message id}` | list | the message's events in order (Event JSON) |
+
+Day hashes and timelines expire (RETENTION_*); logs are capped in length (LOG_MAXLEN).
+`-` cannot be an account name, so the operator log cannot collide with an account's.
+"""
+
+PREFIX = "tidings:stats:"
+OPERATOR = "-"
+#: Daily counters are kept this long (seconds): a year and a bit, for year-on-year views.
+RETENTION_DAYS = 400 * 86400
+#: Per-message timelines are kept this long (seconds).
+RETENTION_TIMELINE = 30 * 86400
+#: Approximate cap of each log stream.
+LOG_MAXLEN = 100_000
+
+
+def day(account: str, local_date: str) -> str:
+    return f"{PREFIX}{account}:day:{local_date}"
+
+
+def log(account: str | None) -> str:
+    return f"{PREFIX}{account or OPERATOR}:log"
+
+
+def timeline(message_id: str) -> str:
+    return f"{PREFIX}timeline:{message_id}"
