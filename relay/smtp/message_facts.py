@@ -17,10 +17,10 @@ from __future__ import annotations
 import binascii
 import itertools
 import re
-from email.utils import collapse_rfc2231_value, getaddresses
+from email.utils import getaddresses
 
 from policy.facts import MessageFacts
-from relay.smtp.mime_walk import Part, UnparseableMessage, header_text, walk
+from relay.smtp.mime_walk import Part, UnparseableMessage, header_text, param_text, walk
 
 __all__ = ["UnparseableMessage", "inspect_message"]
 
@@ -116,7 +116,7 @@ def _filename(part: Part) -> str:
             continue
         values = [found for key, found in part.params(header) if key.lower() == param]
         if values:
-            name = collapse_rfc2231_value(values[-1]).strip()
+            name = param_text(values[-1]).strip()
             name = decode_words(name).strip() if "=?" in name else name
             if name:
                 return name
