@@ -72,7 +72,11 @@ class AccountCommands:
 
     async def _create(self, args) -> Output:
         name = await accounts.create(self.r, args.name, timezone=args.timezone)
-        login = await credentials.create_login(self.r, name, name)
+        try:
+            login = await credentials.create_login(self.r, name, name)
+        except accounts.AccountError:
+            # Another account already has a login of this name: make a fresh one.
+            login = await credentials.create_login(self.r, name)
         key = await credentials.create_key(self.r, name)
         data = {"account": name, "host": self.settings.hostname,
                 "smtp_port": self.settings.smtp_port, "smtps_port": self.settings.smtps_port,

@@ -4,6 +4,7 @@
 | --- | --- | --- |
 | `tidings:accounts` | set | names of all accounts |
 | `tidings:account:{name}` | hash | rules: timezone, rate, unsubscribe, track_opens, track_clicks, created |
+| `tidings:account:{name}:version` | string | bumped by every change of the account's rules; caches compare it |
 | `tidings:account:{name}:senders` | set | confirmed senders, lower case, `user@domain` or `@domain` |
 | `tidings:account:{name}:ips` | set | the IP allowlist as normalised CIDR strings |
 | `tidings:account:{name}:logins` | set | SMTP logins of the account |
@@ -28,6 +29,10 @@ QUEUE_GROUP = "delivery"
 
 def account(name: str) -> str:
     return f"{PREFIX}account:{name}"
+
+
+def version(name: str) -> str:
+    return f"{PREFIX}account:{name}:version"
 
 
 def senders(name: str) -> str:

@@ -7,6 +7,7 @@ generated from the field descriptions (`markdown_table`); a test keeps it curren
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import socket
 import tomllib
@@ -165,8 +166,27 @@ class Settings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:
-        if value is not None and urlsplit(value).scheme not in ("http", "https"):
-            raise ValueError(f"must start with https:// or http://, got {value!r}")
+        if value is not None and (urlsplit(value).scheme not in ("http", "https")
+                                  or not urlsplit(value).hostname):
+            raise ValueError(f"must be an https:// or http:// URL with a host, got {value!r}")
+        return value
+
+    @field_validator("tls_cert", "tls_key")
+    @classmethod
+    def _readable_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @field_validator("bind")
+    @classmethod
+    def _bind(cls, value: str) -> str:
+        if value and value != "localhost":
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(f"must be an IP address of this machine or empty for all, "
+                                 f"got {value!r}") from None
         return value
 
     @field_validator("log_level")
@@ -180,9 +200,6 @@ class Settings(BaseSettings):
     def _tls_pair(self) -> Settings:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("TIDINGS_TLS_CERT and TIDINGS_TLS_KEY must be set together")
-        for path in (self.tls_cert, self.tls_key):
-            if path is not None and not path.is_file():
-                raise ValueError(f"no such file: {path}")
         return self
 
     @property

@@ -1,10 +1,16 @@
-"""The one write interface for events: record(event) onto a Redis pipeline.
+"""The one write interface for events: record(events) onto a Redis pipeline.
 
-Invariant: every event costs O(1) commands, and recording joins the caller's pipeline so
-it commits in the same round trip, and the same MULTI, as the state change it describes.
+Invariant: every event costs O(1) work in Redis, done by one Lua call
+(`scripts/record_events.lua`) that joins the caller's pipeline, so it commits in the
+same round trip, and the same MULTI, as the state change it describes.
+
+EVAL, not EVALSHA: Redis caches the compiled script either way, and EVAL can never
+fail with NOSCRIPT after a restart or failover in the middle of a MULTI.
 """
 
 from __future__ import annotations
+
+from importlib import resources
 
 from redis.asyncio.client import Pipeline
 
@@ -14,18 +20,19 @@ from stats.events import Event, EventName
 
 #: Events that also go to the account's log of problems (`/v1/logs`).
 LOGGED = frozenset({EventName.REJECTED})
+SCRIPT = resources.files("stats").joinpath("scripts/record_events.lua").read_text()
 
 
-def record(pipe: Pipeline, event: Event, *, timezone: str = "UTC") -> None:
-    """Queue the commands that record `event` on `pipe`; the caller executes the pipeline."""
-    if event.account is not None:
-        day_key = keys.day(event.account, local_day(event.at, zone(timezone)))
-        pipe.hincrby(day_key, event.name.value, 1)
-        pipe.expire(day_key, keys.RETENTION_DAYS)
-    if event.message_id is not None:
-        timeline = keys.timeline(event.message_id)
-        pipe.rpush(timeline, event.to_json())
-        pipe.expire(timeline, keys.RETENTION_TIMELINE)
-    if event.name in LOGGED:
-        pipe.xadd(keys.log(event.account), {"event": event.to_json()},
-                  maxlen=keys.LOG_MAXLEN, approximate=True)
+def record(pipe: Pipeline, *events: Event, timezone: str = "UTC") -> None:
+    """Queue the recording of `events` on `pipe`; the caller executes the pipeline."""
+    event_keys: list[str] = []
+    args: list[str | int] = [keys.RETENTION_DAYS, keys.RETENTION_TIMELINE, keys.LOG_MAXLEN]
+    for event in events:
+        event_keys += [
+            keys.day(event.account, local_day(event.at, zone(timezone)))
+            if event.account is not None else "",
+            keys.timeline(event.message_id) if event.message_id is not None else "",
+            keys.log(event.account) if event.name in LOGGED else "",
+        ]
+        args += [event.name.value, event.to_json()]
+    pipe.eval(SCRIPT, len(event_keys), *event_keys, *args)

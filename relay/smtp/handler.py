@@ -17,7 +17,7 @@ import time
 import redis.asyncio as aioredis
 from aiosmtpd.smtp import SMTP, Envelope
 
-from policy.facts import MailFacts, MessageFacts
+from policy.facts import MailFacts, MessageFacts, RateFacts
 from policy.stages import check_data, check_mail, check_rcpt
 from policy.verdict import Rule, Verdict, reject
 from relay import keys, queue
@@ -25,8 +25,9 @@ from relay.smtp import replies
 from relay.smtp.auth import AuthMechanisms
 from relay.smtp.data_reader import DataResult
 from relay.smtp.message_facts import UnparseableMessage, inspect_message
+from relay.smtp.rules_cache import RulesCache
 from relay.smtp.session import SubmissionSession
-from relay.store import accounts, messages, rates
+from relay.store import messages
 from stats import recorder
 from stats.events import Event, EventName
 
@@ -46,6 +47,7 @@ class SubmissionHandler(AuthMechanisms):
         self.redis_timeout = redis_timeout
         self.max_auth_failures = max_auth_failures
         self.lockout_seconds = lockout_seconds
+        self.rules = RulesCache(redis)
 
     async def handle_EHLO(self, server: SMTP, session: SubmissionSession, envelope: Envelope,
                           hostname: str, responses: list[str]) -> list[str]:
@@ -61,6 +63,9 @@ class SubmissionHandler(AuthMechanisms):
         lines[-1] = "250 " + lines[-1][4:]
         return lines
 
+    async def handle_QUIT(self, server: SMTP, session: SubmissionSession, envelope: Envelope):
+        return replies.R221_BYE
+
     async def handle_RSET(self, server: SMTP, session: SubmissionSession, envelope: Envelope):
         session.reset_transaction()
         return replies.R250_OK
@@ -70,9 +75,10 @@ class SubmissionHandler(AuthMechanisms):
         session.reset_transaction()
         if "\x00" in address or any("\x00" in option for option in mail_options):
             return replies.R501_SYNTAX
-        rate = rates.facts_from(None, None, 0)
+        rate = RateFacts()
         if session.account is not None:
-            session.rules, rate = await self._load_rules(session.account)
+            async with asyncio.timeout(self.redis_timeout):
+                session.rules, rate = await self.rules.load(session.account)
         mail = MailFacts(sender=address, declared_size=_declared_size(mail_options),
                          smtputf8=envelope.smtp_utf8)
         verdict = check_mail(session.facts(), mail, rate, max_size=self.max_size)
@@ -137,18 +143,13 @@ class SubmissionHandler(AuthMechanisms):
             client_ip=session.client_ip, received=now, subject=facts.subject, data=data)
         detail = {"sender": message.sender, "recipient": message.recipient,
                   "size": len(data), "subject": facts.subject, "client_ip": message.client_ip}
+        events = [Event(EventName.ACCEPTED, rules.name, message.id, now, detail)]
+        if session.suppressed:
+            events.append(Event(EventName.SUPPRESSED, rules.name, message.id, now,
+                                {"recipient": message.recipient}))
         async with self.redis.pipeline(transaction=True) as pipe:
-            messages.store(pipe, message, status="suppressed" if session.suppressed else "queued",
-                           keep_data=not session.suppressed)
-            if not session.suppressed:
-                queue.enqueue(pipe, message.id)
-            rates.count_accepted(pipe, rules.name, now)
-            recorder.record(pipe, Event(EventName.ACCEPTED, rules.name, message.id, now, detail),
-                            timezone=rules.timezone)
-            if session.suppressed:
-                recorder.record(pipe, Event(EventName.SUPPRESSED, rules.name, message.id, now,
-                                            {"recipient": message.recipient}),
-                                timezone=rules.timezone)
+            queue.accept(pipe, message, suppressed=session.suppressed)
+            recorder.record(pipe, *events, timezone=rules.timezone)
             async with asyncio.timeout(self.redis_timeout):
                 await pipe.execute()
         return replies.render(replies.R250_QUEUED, id=message.id)
@@ -171,19 +172,6 @@ class SubmissionHandler(AuthMechanisms):
             log.error("could not record rejection %s: %s", verdict.rule, error)
         log.info("%s rejected: %s", session.client_ip, reply)
         return reply
-
-    async def _load_rules(self, account: str):
-        now = time.time()
-        async with asyncio.timeout(self.redis_timeout):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.hgetall(keys.account(account))
-                pipe.smembers(keys.senders(account))
-                pipe.smembers(keys.ips(account))
-                rates.queue_reads(pipe, account, now)
-                rules, senders, ips, current, previous = await pipe.execute()
-        # An account deleted mid-session is treated as if the session never logged in.
-        found = accounts.rules_from(account, rules, senders, ips) if rules else None
-        return found, rates.facts_from(current, previous, now)
 
 
 async def _inspect(data: bytes) -> MessageFacts:

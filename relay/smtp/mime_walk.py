@@ -2,8 +2,9 @@
 
 Invariants:
 - Work is linear in the input for a fixed ``max_depth``: each nesting level scans its
-  region once with ``bytes.find``, and no level is entered beyond ``max_depth``. There is
-  no recursion, so deep input cannot exhaust the Python stack.
+  region once, with ``bytes.find`` or, past NEAR_MISSES look-alike lines, a compiled
+  pattern, and no level is entered beyond ``max_depth``. There is no recursion, so deep
+  input cannot exhaust the Python stack.
 - ``walk`` stops with ``UnparseableMessage`` the moment a limit is passed, before the
   parts behind the limit are even located.
 - Anything two mail clients could read differently (a second Content-Type, a header line
@@ -15,7 +16,9 @@ Counting, for the limits:
   each leaf; a plain one-part message has 1 part;
 - the nesting level of a multipart container is 1 plus the number of containers around
   it, so the top-level multipart is level 1 and a message of 20 nested multiparts
-  reaches level 20.
+  reaches level 20;
+- a message/rfc822 part is a leaf: an attached message is itself the attachment, so
+  nothing inside it can change what the rules decide.
 """
 
 from __future__ import annotations

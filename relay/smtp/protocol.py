@@ -13,8 +13,9 @@ import asyncio
 import collections
 import logging
 import ssl
+from asyncio import sslproto
 
-from aiosmtpd.smtp import SMTP, syntax
+from aiosmtpd.smtp import SMTP, TLSSetupException, syntax
 
 from relay.smtp import replies
 from relay.smtp.data_reader import read_data
@@ -96,10 +97,29 @@ class SubmissionProtocol(SMTP):
 
     @syntax("STARTTLS", when="tls_context")
     async def smtp_STARTTLS(self, arg: str) -> None:
+        """As aiosmtpd's, with the enhanced code ENHANCEDSTATUSCODES promises, and no nesting."""
         if self._tls_protocol is not None or self.implicit_tls:
             await self.push(replies.R503_NO_TLS_AGAIN)
             return
-        await super().smtp_STARTTLS(arg)
+        if arg:
+            await self.push("501 5.5.4 Syntax: STARTTLS")
+            return
+        await self.push(replies.R220_READY_TLS)
+        waiter = self.loop.create_future()
+        self._tls_protocol = sslproto.SSLProtocol(self.loop, self, self.tls_context, waiter,
+                                                  server_side=True)
+        # connection_made() runs again once the handshake is done: it starts a fresh
+        # session and drops any plaintext the client pipelined behind STARTTLS.
+        self._original_transport = self.transport
+        self._original_transport.set_protocol(self._tls_protocol)
+        self.transport = self._tls_protocol._app_transport
+        self._tls_protocol.connection_made(self._original_transport)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            raise TLSSetupException() from error
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:

@@ -1,7 +1,8 @@
 """Accounts and their rules in Redis: the one set of operations behind the CLI and admin API.
 
-Invariant: rules are read fresh for every SMTP transaction (`load_rules`), so a change
-takes effect on the next transaction without a restart. Values are validated here, on
+Invariant: every change bumps the account's version key, and the SMTP front end compares
+that version at every MAIL (`relay/smtp/rules_cache.py`), so a change takes effect on the
+next transaction without a restart. Values are validated here, on
 the way in, so what the SMTP front end reads is always well-formed.
 """
 
@@ -73,6 +74,7 @@ async def create(r: aioredis.Redis, name: str, *, timezone: str = "UTC") -> str:
     if not await r.sadd(keys.ACCOUNTS, name):
         raise AccountError(f"account {name} already exists")
     await r.hset(keys.account(name), mapping=rules)
+    await _changed(r, name)
     return name
 
 
@@ -132,12 +134,14 @@ async def change(r: aioredis.Redis, name: str, changes: RuleChanges) -> None:
             mapping[field] = SWITCHES[value]
     if mapping:
         await r.hset(keys.account(name), mapping=mapping)
+        await _changed(r, name)
 
 
 async def add_sender(r: aioredis.Redis, name: str, address: str) -> str:
     name = await exists(r, name)
     sender = _sender(address)
     await r.sadd(keys.senders(name), sender)
+    await _changed(r, name)
     return sender
 
 
@@ -146,6 +150,7 @@ async def remove_sender(r: aioredis.Redis, name: str, address: str) -> str:
     sender = _sender(address)
     if not await r.srem(keys.senders(name), sender):
         raise AccountError(f"{sender} is not a sender of {name}")
+    await _changed(r, name)
     return sender
 
 
@@ -158,6 +163,7 @@ async def allow_ip(r: aioredis.Redis, name: str, cidr: str) -> str:
     name = await exists(r, name)
     network = str(_network(cidr))
     await r.sadd(keys.ips(name), network)
+    await _changed(r, name)
     return network
 
 
@@ -166,12 +172,18 @@ async def deny_ip(r: aioredis.Redis, name: str, cidr: str) -> str:
     network = str(_network(cidr))
     if not await r.srem(keys.ips(name), network):
         raise AccountError(f"{network} is not in the allowlist of {name}")
+    await _changed(r, name)
     return network
 
 
 async def list_ips(r: aioredis.Redis, name: str) -> list[str]:
     name = await exists(r, name)
     return sorted(await r.smembers(keys.ips(name)))
+
+
+async def _changed(r: aioredis.Redis, name: str) -> None:
+    """Tell every cache of this account's rules that they are stale (see keys.version)."""
+    await r.incr(keys.version(name))
 
 
 def rules_from(name: str, rules: dict, senders: set, ips: set) -> AccountRules:

@@ -3,7 +3,7 @@
 Message ids sort by acceptance time (48-bit milliseconds, then 80 random bits, in
 Crockford base32, 26 characters), so they are unique across any number of front ends
 without coordination and readable in logs. The raw bytes are binary-safe: read them
-back with a client made with `decode_responses=False`.
+back with a client made with `decode_responses=False`. The write itself is in relay/queue.py.
 """
 
 from __future__ import annotations
@@ -11,10 +11,6 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-
-from redis.asyncio.client import Pipeline
-
-from relay import keys
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
@@ -42,8 +38,8 @@ class AcceptedMessage:
     data: bytes
 
 
-def store(pipe: Pipeline, message: AcceptedMessage, *, status: str, keep_data: bool) -> None:
-    """Queue the write of the message record on `pipe` (the caller's transaction)."""
+def record_fields(message: AcceptedMessage, *, keep_data: bool) -> dict[str, str | bytes]:
+    """The message hash's fields (status is set by the writer)."""
     fields: dict[str, str | bytes] = {
         "account": message.account,
         "login": message.login,
@@ -53,8 +49,7 @@ def store(pipe: Pipeline, message: AcceptedMessage, *, status: str, keep_data: b
         "received": repr(message.received),
         "subject": message.subject,
         "size": str(len(message.data)),
-        "status": status,
     }
     if keep_data:
         fields["data"] = message.data
-    pipe.hset(keys.message(message.id), mapping=fields)
+    return fields

@@ -1,25 +1,25 @@
 """Per-account sending-rate counters: accepted messages per one-minute window in Redis.
 
-The reads join the MAIL-time pipeline and the increment joins the acceptance MULTI, so
-rate limiting adds no round trip. Concurrent sessions may each pass the check before any
-of them counts, so an account can exceed its rate by at most its number of parallel
-sessions: the price of keeping the check off the critical path.
+The reads join the MAIL-time MGET and the increment is part of the acceptance script
+(relay/scripts/accept.lua), so rate limiting adds no round trip. Concurrent sessions may
+each pass the check before any of them counts, so an account can exceed its rate by at
+most its number of parallel sessions: the price of keeping the check off the critical path.
 """
 
 from __future__ import annotations
-
-from redis.asyncio.client import Pipeline
 
 from policy.facts import RateFacts
 from relay import keys
 
 WINDOW = 60
+#: A window's counter is needed for two windows, then it may go.
+COUNTER_TTL = 2 * WINDOW + 5
 
 
-def queue_reads(pipe: Pipeline, account: str, now: float) -> None:
+def window_keys(account: str, now: float) -> tuple[str, str]:
+    """The current and the previous window's counters, for one MGET at MAIL."""
     minute = int(now // WINDOW)
-    pipe.get(keys.rate(account, minute))
-    pipe.get(keys.rate(account, minute - 1))
+    return keys.rate(account, minute), keys.rate(account, minute - 1)
 
 
 def facts_from(current: str | None, previous: str | None, now: float) -> RateFacts:
@@ -27,7 +27,5 @@ def facts_from(current: str | None, previous: str | None, now: float) -> RateFac
                      elapsed=(now % WINDOW) / WINDOW)
 
 
-def count_accepted(pipe: Pipeline, account: str, now: float) -> None:
-    key = keys.rate(account, int(now // WINDOW))
-    pipe.incr(key)
-    pipe.expire(key, 2 * WINDOW + 5)
+def counter_key(account: str, now: float) -> str:
+    return keys.rate(account, int(now // WINDOW))

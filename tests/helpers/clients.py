@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import socket
 import ssl
@@ -114,10 +115,8 @@ class RawSession:
         return self.command(f"AUTH PLAIN {token}")
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
     def _read_line(self) -> str | None:
         while b"\r\n" not in self.buffer:

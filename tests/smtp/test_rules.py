@@ -7,6 +7,7 @@ import base64
 import pytest
 
 from relay import keys
+from relay.cli import main
 from relay.store.accounts import RuleChanges
 from stats import keys as stats_keys
 from stats.events import Event
@@ -174,16 +175,23 @@ def test_suppressed_recipient_is_accepted_and_not_queued(server, account, r):
     assert timeline == ["accepted", "suppressed"]
 
 
-def test_rule_changes_apply_to_the_next_transaction(server, account, r):
+def test_rule_changes_apply_to_the_next_transaction(server, account, redis_url, monkeypatch):
+    monkeypatch.setenv("TIDINGS_REDIS_URL", redis_url)
     with submission(server.smtp_port, account.login, account.password) as client:
         assert mail_reply(client, "ceo@new.example").startswith("554 5.7.1")
-        r.sadd(keys.senders("shop"), "@new.example")
+        assert main(["account", "sender", "add", "shop", "@new.example"]) == 0
         client.rset()
         assert mail_reply(client, "ceo@new.example") == "250 2.1.0 Sender ok"
         client.rset()
-        r.sadd(keys.ips("shop"), "192.0.2.0/24")
+        assert main(["account", "ip", "allow", "shop", "192.0.2.0/24"]) == 0
         assert mail_reply(client, "ceo@new.example") == \
             "554 5.7.1 Disallowed client address: 127.0.0.1"
+        client.rset()
+        assert main(["account", "set", "shop", "--rate", "1"]) == 0
+        assert main(["account", "ip", "deny", "shop", "192.0.2.0/24"]) == 0
+        assert send_raw(client, "ceo@new.example", "a@example.com", message()).startswith("250 ")
+        assert mail_reply(client, "ceo@new.example") == \
+            "451 4.7.1 Sending rate exceeded, try again later"
 
 
 def test_accepted_message_is_counted_for_the_local_day(server, account, r):

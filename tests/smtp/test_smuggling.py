@@ -10,7 +10,8 @@ from tests.helpers.clients import RawSession, message
 HEADERS = b"From: news@shop.example\r\nTo: alice@example.com\r\nSubject: hi\r\n\r\n"
 SMUGGLED = (b"MAIL FROM:<news@shop.example>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\n"
             b"From: news@shop.example\r\nSubject: smuggled\r\n\r\nevil\r\n")
-BARE = "554 5.6.0 Message could not be parsed: bare CR or LF in message data (lines must end in CRLF)"
+BARE = ("554 5.6.0 Message could not be parsed: "
+        "bare CR or LF in message data (lines must end in CRLF)")
 
 
 def logged_in(server, account) -> RawSession:
