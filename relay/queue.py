@@ -1,29 +1,41 @@
 """The delivery queue: a Redis stream of accepted message ids, consumed by a consumer group.
 
-Invariant: a message is stored and its id added to the stream by one atomic Lua call
-(`scripts/accept.lua`), and the SMTP front end answers 250 only after that call has
-returned, i.e. (with appendfsync always) after it is on disk. The writer never trims the
-stream: an entry leaves only when a worker acknowledges it, so no cap can lose mail.
+Invariant: a message is stored, its id added to the stream and its events recorded by
+one atomic Lua call (`scripts/accept.lua` behind the stats `record_event` library), and
+the SMTP front end answers 250 only after that call has returned, i.e. (with appendfsync
+always) after it is on disk. The writer never trims the stream: an entry leaves only
+when a worker acknowledges it, so no cap can lose mail.
 """
 
 from __future__ import annotations
 
 from importlib import resources
 
-from redis.asyncio.client import Pipeline
+import redis.asyncio as aioredis
 
 from relay import keys
 from relay.store import rates
 from relay.store.messages import AcceptedMessage, record_fields
+from stats import recorder
+from stats.events import Event, EventName
 
-#: EVAL rather than EVALSHA: no NOSCRIPT failure is possible after a Redis restart.
-ACCEPT_SCRIPT = resources.files("relay").joinpath("scripts/accept.lua").read_text()
+ACCEPT_SCRIPT = recorder.LIBRARY + resources.files("relay").joinpath(
+    "scripts/accept.lua").read_text()
 
 
-def accept(pipe: Pipeline, message: AcceptedMessage, *, suppressed: bool) -> None:
-    """Queue on `pipe` the atomic store (+ enqueue unless suppressed) of `message`."""
-    fields = record_fields(message, keep_data=not suppressed)
+async def accept(r: aioredis.Redis, message: AcceptedMessage, *, detail: dict,
+                 timezone: str) -> bool:
+    """Store and enqueue `message`; True when its recipient was suppressed (stored only)."""
+    accepted = recorder.prepare(Event(EventName.ACCEPTED, message.account, message.id,
+                                      message.received, detail), timezone=timezone)
+    suppressed = Event(EventName.SUPPRESSED, message.account, message.id, message.received,
+                       {"recipient": message.recipient}).to_json()
+    fields = record_fields(message)
     flat = [item for pair in fields.items() for item in pair]
-    pipe.eval(ACCEPT_SCRIPT, 3, keys.message(message.id), keys.QUEUE,
-              rates.counter_key(message.account, message.received),
-              message.id, "suppressed" if suppressed else "queued", rates.COUNTER_TTL, *flat)
+    result = await r.eval(
+        ACCEPT_SCRIPT, 6, keys.message(message.id), keys.QUEUE,
+        rates.counter_key(message.account, message.received),
+        keys.suppressed(message.account), accepted.day, accepted.timeline,
+        message.id, message.recipient.lower(), rates.COUNTER_TTL, accepted.json, suppressed,
+        message.data, *flat)
+    return bool(result)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -141,10 +142,43 @@ async def run_until_signalled(settings: Settings, url: str, *, roles: tuple[str,
 
 
 def run(settings: Settings, *, roles: tuple[str, ...]) -> None:
-    """Run `roles` until SIGINT/SIGTERM, on uvloop where it is installed."""
+    """Run `roles` until SIGINT/SIGTERM, on uvloop where it is installed.
+
+    With TIDINGS_SMTP_PROCESSES > 1, extra submission processes are forked first; they
+    share the ports through SO_REUSEPORT, so the kernel spreads connections over them.
+    """
+    runner = _event_loop_runner()
     with redis_url(settings) as url:
-        runner = _event_loop_runner()
-        runner(run_until_signalled(settings, url, roles=roles))
+        children = []
+        if "smtp" in roles and settings.smtp_processes > 1:
+            # Made once here, so the processes never race to generate the certificate.
+            context_for(settings.data_dir, settings.hostname, settings.tls_cert,
+                        settings.tls_key)
+            children = [_fork_smtp(settings, url, runner)
+                        for _ in range(settings.smtp_processes - 1)]
+        try:
+            runner(run_until_signalled(settings, url, roles=roles))
+        finally:
+            for pid in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+            for pid in children:
+                os.waitpid(pid, 0)
+
+
+def _fork_smtp(settings: Settings, url: str, runner) -> int:
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 0
+    try:
+        runner(run_until_signalled(settings, url, roles=("smtp",)))
+    except BaseException:
+        log.exception("submission process failed")
+        code = 1
+    finally:
+        # Never run the parent's clean-up (it owns the embedded Redis).
+        os._exit(code)
 
 
 def _event_loop_runner():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 
 class EventName(enum.StrEnum):
@@ -37,7 +37,10 @@ class Event:
     detail: dict[str, str | int] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
+        # Not dataclasses.asdict: it deep-copies, and this runs for every message.
+        return json.dumps({"name": self.name.value, "account": self.account,
+                           "message_id": self.message_id, "at": self.at, "detail": self.detail},
+                          separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Event:

@@ -1,18 +1,17 @@
-"""The one write interface for events: record(events) onto a Redis pipeline.
+"""The one write interface for events: `record` for events of their own, and the Lua
+library `record_event` for scripts that must commit a state change and its event together.
 
-Invariant: every event costs O(1) work in Redis, done by one Lua call
-(`scripts/record_events.lua`) that joins the caller's pipeline, so it commits in the
-same round trip, and the same MULTI, as the state change it describes.
-
-EVAL, not EVALSHA: Redis caches the compiled script either way, and EVAL can never
-fail with NOSCRIPT after a restart or failover in the middle of a MULTI.
+Invariant: every event costs O(1) work in Redis, in one atomic script. EVAL rather than
+EVALSHA: Redis caches the compiled script either way, and EVAL can never fail with
+NOSCRIPT after a restart or a failover.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 
-from redis.asyncio.client import Pipeline
+import redis.asyncio as aioredis
 
 from stats import keys
 from stats.aggregate import local_day, zone
@@ -20,19 +19,43 @@ from stats.events import Event, EventName
 
 #: Events that also go to the account's log of problems (`/v1/logs`).
 LOGGED = frozenset({EventName.REJECTED})
-SCRIPT = resources.files("stats").joinpath("scripts/record_events.lua").read_text()
+_FUNCTION = resources.files("stats").joinpath("scripts/record_event.lua").read_text()
+#: Prepend to a script that calls record_event(day, timeline, log, name, json).
+LIBRARY = (f"local RETENTION_DAY, RETENTION_TIMELINE, LOG_MAXLEN = {keys.RETENTION_DAYS}, "
+           f"{keys.RETENTION_TIMELINE}, {keys.LOG_MAXLEN}\n{_FUNCTION}")
+_RECORD_ALL = LIBRARY + """
+for i = 0, (#KEYS / 3) - 1 do
+  record_event(KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3], ARGV[2 * i + 1], ARGV[2 * i + 2])
+end
+return #KEYS / 3
+"""
 
 
-def record(pipe: Pipeline, *events: Event, timezone: str = "UTC") -> None:
-    """Queue the recording of `events` on `pipe`; the caller executes the pipeline."""
-    event_keys: list[str] = []
-    args: list[str | int] = [keys.RETENTION_DAYS, keys.RETENTION_TIMELINE, keys.LOG_MAXLEN]
-    for event in events:
-        event_keys += [
-            keys.day(event.account, local_day(event.at, zone(timezone)))
-            if event.account is not None else "",
-            keys.timeline(event.message_id) if event.message_id is not None else "",
-            keys.log(event.account) if event.name in LOGGED else "",
-        ]
-        args += [event.name.value, event.to_json()]
-    pipe.eval(SCRIPT, len(event_keys), *event_keys, *args)
+@dataclass(frozen=True)
+class EventWrite:
+    """An event as record_event takes it: three keys ('' where absent), name, JSON."""
+
+    day: str
+    timeline: str
+    log: str
+    name: str
+    json: str
+
+
+def prepare(event: Event, *, timezone: str = "UTC") -> EventWrite:
+    return EventWrite(
+        day=keys.day(event.account, local_day(event.at, zone(timezone)))
+        if event.account is not None else "",
+        timeline=keys.timeline(event.message_id) if event.message_id is not None else "",
+        log=keys.log(event.account) if event.name in LOGGED else "",
+        name=event.name.value,
+        json=event.to_json(),
+    )
+
+
+async def record(r: aioredis.Redis, *events: Event, timezone: str = "UTC") -> None:
+    """Record `events` in one atomic call."""
+    writes = [prepare(event, timezone=timezone) for event in events]
+    event_keys = [key for w in writes for key in (w.day, w.timeline, w.log)]
+    args = [arg for w in writes for arg in (w.name, w.json)]
+    await r.eval(_RECORD_ALL, len(event_keys), *event_keys, *args)

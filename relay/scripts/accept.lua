@@ -1,17 +1,27 @@
--- Store an accepted message, queue it unless suppressed, and count it against the rate.
--- Atomic: either all of it is written (and, with appendfsync always, on disk) or none.
--- KEYS[1] message hash   KEYS[2] queue stream   KEYS[3] rate counter
--- ARGV[1] message id     ARGV[2] status ("queued" or "suppressed")
--- ARGV[3] rate counter ttl (seconds)
--- ARGV[4..] field, value pairs of the message hash
+-- Accept a message: store it, queue it unless its recipient is suppressed for the
+-- account, count it against the rate, and record `accepted` (and `suppressed`) events.
+-- One atomic script: all of it is written (and, with appendfsync always, on disk) or none.
+-- KEYS[1] message hash  KEYS[2] queue stream  KEYS[3] rate counter  KEYS[4] suppression set
+-- KEYS[5] day counters  KEYS[6] message timeline
+-- ARGV[1] message id  ARGV[2] recipient (lower case)  ARGV[3] rate counter ttl
+-- ARGV[4] accepted event JSON  ARGV[5] suppressed event JSON  ARGV[6] raw message
+-- ARGV[7..] field, value pairs of the message hash
+local suppressed = redis.call('SISMEMBER', KEYS[4], ARGV[2]) == 1
 local fields = {}
-for i = 4, #ARGV do
+for i = 7, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
-redis.call('HSET', KEYS[1], 'status', ARGV[2], unpack(fields))
-if ARGV[2] == 'queued' then
+if suppressed then
+  redis.call('HSET', KEYS[1], 'status', 'suppressed', unpack(fields))
+else
+  redis.call('HSET', KEYS[1], 'status', 'queued', 'data', ARGV[6], unpack(fields))
   redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])
 end
 redis.call('INCR', KEYS[3])
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[3]))
-return 1
+record_event(KEYS[5], KEYS[6], '', 'accepted', ARGV[4])
+if suppressed then
+  record_event(KEYS[5], KEYS[6], '', 'suppressed', ARGV[5])
+  return 1
+end
+return 0

@@ -2,7 +2,8 @@
 
 Invariants:
 - never a 250 for mail that is not stored: `250 ... queued as <id>` is returned only after
-  the MULTI that stores and enqueues the message has returned;
+  the atomic script that stores and enqueues the message has returned;
+- every Redis call is bounded by the client's socket timeout (TIDINGS_REDIS_TIMEOUT);
 - every failure that is not a rule (Redis down or slow, a bug) is 451 4.3.0, so the client
   retries and nothing is lost, and the server keeps running;
 - every rejection is recorded with client address, reply and rule.
@@ -20,7 +21,7 @@ from aiosmtpd.smtp import SMTP, Envelope
 from policy.facts import MailFacts, MessageFacts, RateFacts
 from policy.stages import check_data, check_mail, check_rcpt
 from policy.verdict import Rule, Verdict, reject
-from relay import keys, queue
+from relay import queue
 from relay.smtp import replies
 from relay.smtp.auth import AuthMechanisms
 from relay.smtp.data_reader import DataResult
@@ -77,8 +78,7 @@ class SubmissionHandler(AuthMechanisms):
             return replies.R501_SYNTAX
         rate = RateFacts()
         if session.account is not None:
-            async with asyncio.timeout(self.redis_timeout):
-                session.rules, rate = await self.rules.load(session.account)
+            session.rules, rate = await self.rules.load(session.account)
         mail = MailFacts(sender=address, declared_size=_declared_size(mail_options),
                          smtputf8=envelope.smtp_utf8)
         verdict = check_mail(session.facts(), mail, rate, max_size=self.max_size)
@@ -95,9 +95,6 @@ class SubmissionHandler(AuthMechanisms):
         if not verdict.accepted:
             return await self._reject(session, verdict, sender=envelope.mail_from,
                                       recipient=address)
-        async with asyncio.timeout(self.redis_timeout):
-            session.suppressed = bool(await self.redis.sismember(
-                keys.suppressed(session.rules.name), address.lower()))
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.R250_RECIPIENT_OK
@@ -143,15 +140,8 @@ class SubmissionHandler(AuthMechanisms):
             client_ip=session.client_ip, received=now, subject=facts.subject, data=data)
         detail = {"sender": message.sender, "recipient": message.recipient,
                   "size": len(data), "subject": facts.subject, "client_ip": message.client_ip}
-        events = [Event(EventName.ACCEPTED, rules.name, message.id, now, detail)]
-        if session.suppressed:
-            events.append(Event(EventName.SUPPRESSED, rules.name, message.id, now,
-                                {"recipient": message.recipient}))
-        async with self.redis.pipeline(transaction=True) as pipe:
-            queue.accept(pipe, message, suppressed=session.suppressed)
-            recorder.record(pipe, *events, timezone=rules.timezone)
-            async with asyncio.timeout(self.redis_timeout):
-                await pipe.execute()
+        # Whether the recipient is suppressed is decided inside the same atomic write.
+        await queue.accept(self.redis, message, detail=detail, timezone=rules.timezone)
         return replies.render(replies.R250_QUEUED, id=message.id)
 
     async def _reject(self, session: SubmissionSession, verdict: Verdict, *, sender: str = "",
@@ -162,11 +152,8 @@ class SubmissionHandler(AuthMechanisms):
         account = session.rules.name if session.rules else session.account
         timezone = session.rules.timezone if session.rules else "UTC"
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                recorder.record(pipe, Event(EventName.REJECTED, account, detail=detail),
-                                timezone=timezone)
-                async with asyncio.timeout(self.redis_timeout):
-                    await pipe.execute()
+            await recorder.record(self.redis, Event(EventName.REJECTED, account, detail=detail),
+                                  timezone=timezone)
         except (aioredis.RedisError, OSError, TimeoutError) as error:
             # The rejection stands whether or not it could be logged.
             log.error("could not record rejection %s: %s", verdict.rule, error)

@@ -20,8 +20,6 @@ class SubmissionSession(Session):
         self.login: str | None = None
         #: The account's rules as read at MAIL, for the rest of the transaction.
         self.rules: AccountRules | None = None
-        #: The transaction's recipient is suppressed for the account (known at RCPT).
-        self.suppressed = False
 
     @property
     def client_ip(self) -> str:
@@ -37,4 +35,3 @@ class SubmissionSession(Session):
 
     def reset_transaction(self) -> None:
         self.rules = None
-        self.suppressed = False

@@ -38,9 +38,9 @@ class AcceptedMessage:
     data: bytes
 
 
-def record_fields(message: AcceptedMessage, *, keep_data: bool) -> dict[str, str | bytes]:
-    """The message hash's fields (status is set by the writer)."""
-    fields: dict[str, str | bytes] = {
+def record_fields(message: AcceptedMessage) -> dict[str, str]:
+    """The message hash's fields but `status` and `data`, which the writer sets."""
+    return {
         "account": message.account,
         "login": message.login,
         "sender": message.sender,
@@ -50,6 +50,3 @@ def record_fields(message: AcceptedMessage, *, keep_data: bool) -> dict[str, str
         "subject": message.subject,
         "size": str(len(message.data)),
     }
-    if keep_data:
-        fields["data"] = message.data
-    return fields

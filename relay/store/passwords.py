@@ -11,14 +11,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import string
 
 SCHEME = "hmac-sha256"
-#: 24 random bytes: 192 bits, comfortably above the 128 required.
-SECRET_BYTES = 24
+#: Letters and digits only: a secret starting with "-" is taken for an option by
+#: command-line tools (swaks, curl), and "_" separates the parts of an API key.
+ALPHABET = string.ascii_letters + string.digits
+#: 32 characters of 62: 190 bits, comfortably above the 128 required.
+SECRET_LENGTH = 32
 
 
 def new_secret() -> str:
-    return secrets.token_urlsafe(SECRET_BYTES)
+    return "".join(secrets.choice(ALPHABET) for _ in range(SECRET_LENGTH))
 
 
 def hash_secret(secret: str) -> str:

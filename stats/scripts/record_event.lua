@@ -1,0 +1,17 @@
+-- record_event(day, timeline, log, name, json): the write of one event, O(1).
+-- A library chunk: relay scripts that change state prepend it and call it, so the state
+-- change and its event commit in one atomic script. Keys may be '' where an event has no
+-- such part. RETENTION_DAY, RETENTION_TIMELINE and LOG_MAXLEN are set by the caller chunk.
+local function record_event(day, timeline, log, name, json)
+  if day ~= '' then
+    redis.call('HINCRBY', day, name, 1)
+    redis.call('EXPIRE', day, RETENTION_DAY)
+  end
+  if timeline ~= '' then
+    redis.call('RPUSH', timeline, json)
+    redis.call('EXPIRE', timeline, RETENTION_TIMELINE)
+  end
+  if log ~= '' then
+    redis.call('XADD', log, 'MAXLEN', '~', LOG_MAXLEN, '*', 'event', json)
+  end
+end
