@@ -1,0 +1,116 @@
+"""`tidings demo`: a newcomer's tour on one machine, with nothing to configure.
+
+It starts Tidings on free local ports with its own embedded Redis in a fresh directory,
+creates a demo account, sends messages through real SMTP with STARTTLS and AUTH (some
+that pass, some that break a rule), and prints what happened and where to look.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ssl
+import tempfile
+from email.message import EmailMessage
+from pathlib import Path
+
+import aiosmtplib
+
+from relay import keys
+from relay.redis_embedded import EmbeddedRedis
+from relay.roles import redis_client, start_smtp
+from relay.settings import Settings
+from relay.store import accounts, credentials
+from stats import keys as stats_keys
+
+SENDER = "hello@demo.example"
+
+
+def run_demo(settings: Settings) -> int:
+    data_dir = Path(tempfile.mkdtemp(prefix="tidings-demo-"))
+    demo_settings = settings.model_copy(update={
+        "data_dir": data_dir, "smtp_port": 0, "smtps_port": 0, "bind": "127.0.0.1",
+        "hostname": "localhost", "redis_url": None})
+    embedded = EmbeddedRedis(data_dir)
+    url = embedded.acquire()
+    try:
+        asyncio.run(_tour(demo_settings, url))
+    finally:
+        embedded.release()
+    print(f"\nEverything the demo wrote is in {data_dir} (delete it when you are done).")
+    return 0
+
+
+async def _tour(settings: Settings, url: str) -> None:
+    role = await start_smtp(settings, url)
+    client = redis_client(url, timeout=5)
+    try:
+        port = role.ports[0]
+        login = await _demo_account(client)
+        print(f"Tidings is listening on 127.0.0.1:{port} (STARTTLS) and "
+              f"127.0.0.1:{role.ports[1]} (TLS), with an embedded Redis in {settings.data_dir}")
+        print(f"Account 'demo' created: login {login.login}, confirmed sender @demo.example\n")
+        await client.sadd(keys.suppressed("demo"), "unsubscribed@example.com")
+        for title, message in _messages():
+            reply = await _send(port, login, message)
+            print(f"  {title:<46} -> {reply}")
+        await _summary(client, url.removeprefix("unix://"))
+    finally:
+        await client.aclose()
+        await role.stop()
+
+
+async def _demo_account(client) -> credentials.Login:
+    await accounts.create(client, "demo")
+    await accounts.add_sender(client, "demo", "@demo.example")
+    return await credentials.create_login(client, "demo", "demo")
+
+
+def _messages():
+    welcome = _message("alice@example.com", "Welcome aboard",
+                       "Hi Alice, thanks for signing up.\n\n[Unsubscribe]\n")
+    yield "a welcome mail to alice@example.com", welcome
+    spoofed = _message("bob@example.com", "Hi", "Hello\n", sender="ceo@elsewhere.example")
+    yield "From: a sender the account has not confirmed", spoofed
+    invoice = _message("carol@example.com", "Your invoice", "Attached.\n")
+    invoice.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf",
+                           filename="invoice.pdf")
+    yield "a PDF attachment", invoice
+    gone = _message("unsubscribed@example.com", "News", "Hello again\n")
+    yield "to an address that unsubscribed", gone
+
+
+def _message(to: str, subject: str, body: str, *, sender: str = SENDER) -> EmailMessage:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, to, subject
+    message.set_content(body)
+    return message
+
+
+async def _send(port: int, login: credentials.Login, message: EmailMessage) -> str:
+    # The demo's certificate is self-signed, so the demo client does not verify it.
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    try:
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=True,
+                                   tls_context=context) as smtp:
+            await smtp.login(login.login, login.password)
+            _, reply = await smtp.send_message(message, sender=SENDER,
+                                               recipients=[message["To"]])
+            return f"250 {reply}"
+    except aiosmtplib.SMTPResponseException as error:
+        return f"{error.code} {error.message}"
+
+
+async def _summary(client, socket: str) -> None:
+    today = datetime.datetime.now(datetime.UTC).date().isoformat()  # the account is on UTC
+    counts = await client.hgetall(stats_keys.day("demo", today))
+    queued = await client.xlen(keys.QUEUE)
+    print(f"\nToday's counters for 'demo': {dict(sorted(counts.items()))}")
+    print(f"Messages waiting in the delivery queue ({keys.QUEUE}): {queued}")
+    print("\nWhere to look:")
+    cli = f"redis-cli -s {socket}"
+    print(f"  the queue:     {cli} XRANGE {keys.QUEUE} - +   (while Tidings runs)")
+    print(f"  a message:     {cli} HGETALL {keys.message('<id>')}")
+    print(f"  rejections:    {cli} XRANGE {stats_keys.log('demo')} - +")
+    print("  your own run:  tidings serve, then tidings account create NAME (see README.md)")
