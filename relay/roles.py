@@ -103,7 +103,9 @@ async def start_smtp(settings: Settings, url: str) -> SmtpRole:
         factory = protocol_factory(handler, implicit_tls=implicit, **common)
         try:
             servers.append(await start_listener(
-                factory, host=settings.bind, port=port, ssl_context=context if implicit else None,
+                factory, host=settings.bind, port=port,
+                # Behind PROXY the header comes first, in clear: TLS starts after it.
+                ssl_context=context if implicit and not settings.proxy_protocol else None,
                 reuse_port=settings.smtp_processes > 1))
         except OSError as error:
             for server in servers:

@@ -64,6 +64,12 @@ class SubmissionHandler(AuthMechanisms):
         lines[-1] = "250 " + lines[-1][4:]
         return lines
 
+    async def handle_PROXY(self, server: SMTP, session: SubmissionSession, envelope: Envelope,
+                           proxy_data) -> bool:
+        if server.implicit_tls:
+            await server.begin_implicit_tls()
+        return True
+
     async def handle_QUIT(self, server: SMTP, session: SubmissionSession, envelope: Envelope):
         return replies.R221_BYE
 

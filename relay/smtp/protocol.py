@@ -68,6 +68,7 @@ class SubmissionProtocol(SMTP):
             proxy_protocol_timeout=10.0 if proxy_protocol else None,
         )
         self.implicit_tls = implicit_tls
+        self.server_tls_context = tls_context
         self.max_size = max_size
         self.sessions = sessions
         self._counted_ip: str | None = None
@@ -117,21 +118,40 @@ class SubmissionProtocol(SMTP):
             await self.push("501 5.5.4 Syntax: STARTTLS")
             return
         await self.push(replies.R220_READY_TLS)
-        waiter = self.loop.create_future()
-        self._tls_protocol = sslproto.SSLProtocol(self.loop, self, self.tls_context, waiter,
-                                                  server_side=True)
         # connection_made() runs again once the handshake is done: it starts a fresh
         # session and drops any plaintext the client pipelined behind STARTTLS.
+        await self._begin_tls(self.tls_context)
+
+    async def begin_implicit_tls(self) -> None:
+        """Behind a PROXY-speaking balancer the 465 listener is plain: TLS starts after the
+        header, and whatever the client sent after it (its ClientHello) goes to TLS."""
+        leftover = bytes(self._reader._buffer)
+        self._reader._buffer.clear()
+        await self._begin_tls(self.server_tls_context, leftover)
+
+    async def _begin_tls(self, context: ssl.SSLContext, leftover: bytes = b"") -> None:
+        waiter = self.loop.create_future()
+        self._tls_protocol = sslproto.SSLProtocol(self.loop, self, context, waiter,
+                                                  server_side=True)
         self._original_transport = self.transport
         self._original_transport.set_protocol(self._tls_protocol)
         self.transport = self._tls_protocol._app_transport
         self._tls_protocol.connection_made(self._original_transport)
+        _feed(self._tls_protocol, leftover)
         try:
             await waiter
         except asyncio.CancelledError:
             raise
         except Exception as error:
             raise TLSSetupException() from error
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # The PROXY header describes the connection, not the SMTP session: keep it
+        # across the fresh session that TLS starts.
+        proxy = getattr(self.session, "proxy_data", None) if self.session else None
+        super().connection_made(transport)
+        if proxy is not None:
+            self.session.proxy_data = proxy
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
@@ -153,6 +173,15 @@ class SubmissionProtocol(SMTP):
             self._set_post_data_state()
             self.session.reset_transaction()
         await self.push(status)
+
+
+def _feed(protocol: asyncio.BufferedProtocol, data: bytes) -> None:
+    while data:
+        buffer = protocol.get_buffer(len(data))
+        size = min(len(buffer), len(data))
+        buffer[:size] = data[:size]
+        protocol.buffer_updated(size)
+        data = data[size:]
 
 
 def protocol_factory(handler, **options) -> callable:
