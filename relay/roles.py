@@ -12,6 +12,8 @@ import errno
 import logging
 import os
 import signal
+import socket
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -106,7 +108,7 @@ async def start_smtp(settings: Settings, url: str) -> SmtpRole:
                 factory, host=settings.bind, port=port,
                 # Behind PROXY the header comes first, in clear: TLS starts after it.
                 ssl_context=context if implicit and not settings.proxy_protocol else None,
-                reuse_port=settings.smtp_processes > 1))
+                reuse_port=settings.effective_smtp_processes > 1))
         except OSError as error:
             for server in servers:
                 server.close()
@@ -115,6 +117,22 @@ async def start_smtp(settings: Settings, url: str) -> SmtpRole:
     role = SmtpRole(servers, client)
     log.info("SMTP submission on ports %s (STARTTLS) and %s (TLS)", *role.ports)
     return role
+
+
+def check_ports(settings: Settings) -> None:
+    """Bind each submission port once, as the processes will (SO_REUSEPORT), then let go."""
+    for setting, port in (("TIDINGS_SMTP_PORT", settings.smtp_port),
+                          ("TIDINGS_SMTPS_PORT", settings.smtps_port)):
+        for info in socket.getaddrinfo(settings.bind or None, port, type=socket.SOCK_STREAM,
+                                       flags=socket.AI_PASSIVE):
+            with socket.socket(info[0], socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                if info[0] == socket.AF_INET6:
+                    probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                try:
+                    probe.bind(info[4])
+                except OSError as error:
+                    raise StartupError(bind_error(setting, port, error)) from None
 
 
 def bind_error(setting: str, port: int, error: OSError) -> str:
@@ -152,12 +170,14 @@ def run(settings: Settings, *, roles: tuple[str, ...]) -> None:
     runner = _event_loop_runner()
     with redis_url(settings) as url:
         children = []
-        if "smtp" in roles and settings.smtp_processes > 1:
+        if "smtp" in roles and settings.effective_smtp_processes > 1:
+            # Fail here, in one line, before any child could fail on its own.
+            check_ports(settings)
             # Made once here, so the processes never race to generate the certificate.
             context_for(settings.data_dir, settings.hostname, settings.tls_cert,
                         settings.tls_key)
             children = [_fork_smtp(settings, url, runner)
-                        for _ in range(settings.smtp_processes - 1)]
+                        for _ in range(settings.effective_smtp_processes - 1)]
         try:
             runner(run_until_signalled(settings, url, roles=roles))
         finally:
@@ -175,6 +195,9 @@ def _fork_smtp(settings: Settings, url: str, runner) -> int:
     code = 0
     try:
         runner(run_until_signalled(settings, url, roles=("smtp",)))
+    except StartupError as error:
+        print(f"tidings: {error}", file=sys.stderr)
+        code = 1
     except BaseException:
         log.exception("submission process failed")
         code = 1

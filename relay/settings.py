@@ -8,6 +8,7 @@ generated from the field descriptions (`markdown_table`); a test keeps it curren
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import socket
 import tomllib
@@ -135,11 +136,11 @@ class Settings(BaseSettings):
         "submission ports; the client address is taken from it.",
     )
     smtp_processes: int = Field(
-        1,
-        ge=1,
+        0,
+        ge=0,
         le=64,
         description="Submission processes sharing the ports (SO_REUSEPORT) in `tidings serve` "
-        "and `tidings smtp`.",
+        "and `tidings smtp`; 0: one per CPU core.",
     )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
@@ -201,6 +202,10 @@ class Settings(BaseSettings):
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("TIDINGS_TLS_CERT and TIDINGS_TLS_KEY must be set together")
         return self
+
+    @property
+    def effective_smtp_processes(self) -> int:
+        return self.smtp_processes or os.cpu_count() or 1
 
     @property
     def effective_public_url(self) -> str:
