@@ -110,7 +110,7 @@ class EmbeddedRedis:
         process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline or self._loading():
             if self._alive():
                 log.info("embedded redis-server %s started (pid %d, %s)", binary, process.pid,
                          self.url)
@@ -128,6 +128,16 @@ class EmbeddedRedis:
             return bool(self._client(timeout=2).ping())
         except (redis.RedisError, OSError):
             return False
+
+    def _loading(self) -> bool:
+        """Redis answers LOADING while it reads a large append-only file: that is progress."""
+        try:
+            self._client(timeout=2).ping()
+        except redis.BusyLoadingError:
+            return True
+        except (redis.RedisError, OSError):
+            return False
+        return False
 
     def _client(self, *, timeout: float) -> redis.Redis:
         # No retries: after SHUTDOWN the closed socket is the expected answer.

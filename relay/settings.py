@@ -54,7 +54,9 @@ def _default_hostname() -> str:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
+    # An empty variable means unset: `TIDINGS_ADMIN_TOKEN=` must not become an empty token.
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid",
+                                      env_ignore_empty=True)
 
     redis_url: str | None = Field(
         None,

@@ -6,6 +6,11 @@
 -- ARGV[1] message id  ARGV[2] recipient (lower case)  ARGV[3] rate counter ttl
 -- ARGV[4] accepted event JSON  ARGV[5] suppressed event JSON  ARGV[6] raw message
 -- ARGV[7..] field, value pairs of the message hash
+-- Idempotent: a client library that resends the call after a broken connection must not
+-- queue the message twice. Message ids are unique, so an existing hash means "done".
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('HGET', KEYS[1], 'status') == 'suppressed' and 1 or 0
+end
 local suppressed = redis.call('SISMEMBER', KEYS[4], ARGV[2]) == 1
 local fields = {}
 for i = 7, #ARGV do

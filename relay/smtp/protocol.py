@@ -118,9 +118,31 @@ class SubmissionProtocol(SMTP):
             await self.push("501 5.5.4 Syntax: STARTTLS")
             return
         await self.push(replies.R220_READY_TLS)
-        # connection_made() runs again once the handshake is done: it starts a fresh
-        # session and drops any plaintext the client pipelined behind STARTTLS.
-        await self._begin_tls(self.tls_context)
+        await self._start_tls_native(self.tls_context)
+
+    async def _start_tls_native(self, context: ssl.SSLContext) -> None:
+        """loop.start_tls: under uvloop the TLS layer is native code, not asyncio's sslproto."""
+        raw = self.transport
+        # Plaintext pipelined behind STARTTLS is dropped (RFC 3207 4.2) before TLS starts:
+        # afterwards the buffer may already hold the client's first encrypted command.
+        self._reader._buffer.clear()
+        try:
+            tls = await self.loop.start_tls(raw, self, context, server_side=True)
+        except (OSError, ssl.SSLError, ConnectionError) as error:
+            raise TLSSetupException() from error
+        # ...and the session is forgotten, AUTH included.
+        self._reader._transport = tls
+        self._writer._transport = tls
+        self.transport = tls
+        self._original_transport = raw
+        self._tls_protocol = tls  # aiosmtpd only tests it for "TLS is on"
+        proxy = getattr(self.session, "proxy_data", None)
+        self._set_rset_state()
+        self.session = self._create_session()
+        self.session.peer = tls.get_extra_info("peername")
+        self.session.ssl = tls.get_extra_info("ssl_object")
+        if proxy is not None:
+            self.session.proxy_data = proxy
 
     async def begin_implicit_tls(self) -> None:
         """Behind a PROXY-speaking balancer the 465 listener is plain: TLS starts after the

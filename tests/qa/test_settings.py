@@ -71,7 +71,6 @@ BAD = [
     ("TIDINGS_SMTP_PORT", "abc", "integer"),
     ("TIDINGS_SMTP_PORT", "70000", "65535"),
     ("TIDINGS_SMTPS_PORT", "-1", "0"),
-    ("TIDINGS_HTTP_PORT", "", "integer"),
     ("TIDINGS_DELIVERY", "ftp://x", "Unknown delivery URI scheme: ftp"),
     ("TIDINGS_DELIVERY", "http://relay.example", "Unknown delivery URI scheme: http"),
     ("TIDINGS_DELIVERY", "smtp://", "host"),
@@ -278,3 +277,14 @@ def test_serve_with_a_bad_bind_address_names_tidings_bind(tmp_path, redis_url):
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert "TIDINGS_BIND" in done.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize("name, field, default", [
+    ("TIDINGS_HTTP_PORT", "http_port", 8080),
+    ("TIDINGS_ADMIN_TOKEN", "admin_token", None),
+    ("TIDINGS_SECRET", "secret", None),
+])
+def test_an_empty_variable_means_unset(monkeypatch, name, field, default):
+    """`TIDINGS_ADMIN_TOKEN=` in an env file must not become an empty bearer token."""
+    monkeypatch.setenv(name, "")
+    assert getattr(load_settings(), field) == default

@@ -56,3 +56,28 @@ def test_implicit_tls_offers_auth_at_once(server):
     assert lines[-1] == "250 AUTH PLAIN LOGIN"
     assert not any("STARTTLS" in line for line in lines)
     raw.close()
+
+
+def test_acceptance_is_idempotent_per_message_id(redis_url, rb):
+    """A client library resending the script after a broken connection must not queue twice."""
+    import asyncio
+    import time
+
+    from relay import queue
+    from relay.roles import redis_client
+    from relay.store.messages import AcceptedMessage, new_message_id
+
+    message = AcceptedMessage(id=new_message_id(), account="shop", login="shop",
+                              sender="news@shop.example", recipient="alice@example.com",
+                              client_ip="127.0.0.1", received=time.time(), subject="s",
+                              data=b"Subject: s\r\n\r\nbody\r\n")
+
+    async def twice():
+        client = redis_client(redis_url, timeout=5)
+        for _ in range(2):
+            await queue.accept(client, message, detail={}, timezone="UTC")
+        await client.aclose()
+
+    asyncio.run(twice())
+    assert rb.xlen(keys.QUEUE) == 1
+    assert rb.hget(keys.message(message.id), "data") == message.data
