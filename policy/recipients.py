@@ -8,6 +8,7 @@ SMTPUTF8. `senders.py` reuses these checks so both sides agree on what an addres
 
 from __future__ import annotations
 
+import functools
 import string
 import unicodedata
 
@@ -23,7 +24,9 @@ _LDH = frozenset(string.ascii_letters + string.digits + "-")
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Cs", "Zs", "Zl", "Zp"})
 
 
+@functools.lru_cache(maxsize=8192)
 def is_valid_address(address: str, *, smtputf8: bool) -> bool:
+    """Cached: transactional mail repeats its senders, and this runs at MAIL, RCPT and DATA."""
     if not _clean(address) or (not smtputf8 and not address.isascii()):
         return False
     if len(address.encode()) > MAX_ADDRESS_OCTETS:

@@ -8,6 +8,8 @@ so no spelling variant of a domain can pass for it.
 
 from __future__ import annotations
 
+import functools
+
 from policy.recipients import is_valid_address, is_valid_domain, split_address
 
 
@@ -19,7 +21,9 @@ def normalize_sender(text: str) -> str:
     return _lower(text)
 
 
+@functools.lru_cache(maxsize=8192)
 def is_confirmed(address: str, senders: frozenset[str]) -> bool:
+    """Cached per (address, senders): the rules cache hands out the same frozenset each time."""
     if not is_valid_address(address, smtputf8=True):
         return False
     address = _lower(address)

@@ -111,7 +111,7 @@ async def _initial_or_challenge(server: SMTP, args: list[str], challenge: str) -
         try:
             return base64.b64decode(args[1], validate=True)
         except binascii.Error:
-            await server.push("501 5.5.2 Can't decode base64")
+            await server.push(replies.R501_BASE64)
             return None
     blob = await server.challenge_auth(challenge)
     return None if blob is MISSING else blob

@@ -70,6 +70,10 @@ class SubmissionHandler(AuthMechanisms):
             await server.begin_implicit_tls()
         return True
 
+    async def handle_NOOP(self, server: SMTP, session: SubmissionSession, envelope: Envelope,
+                          arg: str):
+        return replies.R250_OK
+
     async def handle_QUIT(self, server: SMTP, session: SubmissionSession, envelope: Envelope):
         return replies.R221_BYE
 

@@ -29,7 +29,6 @@ IDENT = "ESMTP Tidings"
 #: send. Anything else goes through aiosmtpd's full RFC 5321 parser.
 SIMPLE_PATH = re.compile(r"<([A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,253})>(.*)",
                          re.S)
-R421_IDLE = "421 4.4.2 Idle timeout, closing connection"
 
 
 class SessionCounter:
@@ -105,7 +104,7 @@ class SubmissionProtocol(SMTP):
 
     def _timeout_cb(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(R421_IDLE.encode() + b"\r\n")
+            self.transport.write(replies.R421_IDLE.encode() + b"\r\n")
         super()._timeout_cb()
 
     @syntax("STARTTLS", when="tls_context")
@@ -115,7 +114,7 @@ class SubmissionProtocol(SMTP):
             await self.push(replies.R503_NO_TLS_AGAIN)
             return
         if arg:
-            await self.push("501 5.5.4 Syntax: STARTTLS")
+            await self.push(replies.R501_STARTTLS_SYNTAX)
             return
         await self.push(replies.R220_READY_TLS)
         await self._start_tls_native(self.tls_context)
@@ -180,10 +179,10 @@ class SubmissionProtocol(SMTP):
         if await self.check_helo_needed():
             return
         if not self.envelope.rcpt_tos:
-            await self.push("503 5.5.1 Error: need RCPT command")
+            await self.push(replies.R503_NEED_RCPT)
             return
         if arg:
-            await self.push("501 5.5.4 Syntax: DATA")
+            await self.push(replies.R501_DATA_SYNTAX)
             return
         await self.push(replies.R354_DATA)
         try:
