@@ -288,3 +288,15 @@ def test_an_empty_variable_means_unset(monkeypatch, name, field, default):
     """`TIDINGS_ADMIN_TOKEN=` in an env file must not become an empty bearer token."""
     monkeypatch.setenv(name, "")
     assert getattr(load_settings(), field) == default
+
+
+@pytest.mark.parametrize("errno_value, expected", [
+    (13, "TIDINGS_SMTP_PORT: cannot listen on port 587: permission denied (ports below 1024 "
+         "need root or CAP_NET_BIND_SERVICE); set TIDINGS_SMTP_PORT to a port above 1023"),
+    (98, "TIDINGS_SMTP_PORT: port 587 is already in use; stop the other program or change "
+         "TIDINGS_SMTP_PORT"),
+])
+def test_a_port_that_cannot_be_bound_names_the_setting(errno_value, expected):
+    from relay.roles import bind_error
+
+    assert bind_error("TIDINGS_SMTP_PORT", 587, OSError(errno_value, "x")) == expected
