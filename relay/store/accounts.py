@@ -138,47 +138,48 @@ async def change(r: aioredis.Redis, name: str, changes: RuleChanges) -> None:
 
 
 async def add_sender(r: aioredis.Redis, name: str, address: str) -> str:
-    name = await exists(r, name)
-    sender = _sender(address)
-    await r.sadd(keys.senders(name), sender)
-    await _changed(r, name)
-    return sender
+    return await _add_member(r, name, keys.senders, _sender(address))
 
 
 async def remove_sender(r: aioredis.Redis, name: str, address: str) -> str:
-    name = await exists(r, name)
-    sender = _sender(address)
-    if not await r.srem(keys.senders(name), sender):
-        raise AccountError(f"{sender} is not a sender of {name}")
-    await _changed(r, name)
-    return sender
+    return await _remove_member(r, name, keys.senders, _sender(address), "a sender of")
 
 
 async def list_senders(r: aioredis.Redis, name: str) -> list[str]:
-    name = await exists(r, name)
-    return sorted(await r.smembers(keys.senders(name)))
+    return await _members(r, name, keys.senders)
 
 
 async def allow_ip(r: aioredis.Redis, name: str, cidr: str) -> str:
-    name = await exists(r, name)
-    network = str(_network(cidr))
-    await r.sadd(keys.ips(name), network)
-    await _changed(r, name)
-    return network
+    return await _add_member(r, name, keys.ips, str(_network(cidr)))
 
 
 async def deny_ip(r: aioredis.Redis, name: str, cidr: str) -> str:
-    name = await exists(r, name)
-    network = str(_network(cidr))
-    if not await r.srem(keys.ips(name), network):
-        raise AccountError(f"{network} is not in the allowlist of {name}")
-    await _changed(r, name)
-    return network
+    return await _remove_member(r, name, keys.ips, str(_network(cidr)),
+                                "in the allowlist of")
 
 
 async def list_ips(r: aioredis.Redis, name: str) -> list[str]:
+    return await _members(r, name, keys.ips)
+
+
+async def _add_member(r: aioredis.Redis, name: str, key, value: str) -> str:
     name = await exists(r, name)
-    return sorted(await r.smembers(keys.ips(name)))
+    await r.sadd(key(name), value)
+    await _changed(r, name)
+    return value
+
+
+async def _remove_member(r: aioredis.Redis, name: str, key, value: str, where: str) -> str:
+    name = await exists(r, name)
+    if not await r.srem(key(name), value):
+        raise AccountError(f"{value} is not {where} {name}")
+    await _changed(r, name)
+    return value
+
+
+async def _members(r: aioredis.Redis, name: str, key) -> list[str]:
+    name = await exists(r, name)
+    return sorted(await r.smembers(key(name)))
 
 
 async def _changed(r: aioredis.Redis, name: str) -> None:

@@ -15,13 +15,22 @@ from relay.roles import SmtpRole, start_smtp
 from relay.settings import Settings
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """The loop production runs on: uvloop where it is installed (relay.roles.run)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class ServerThread:
     """The SMTP role of `settings` on a private loop; `smtp_port`/`smtps_port` are bound ports."""
 
     def __init__(self, settings: Settings, redis_url: str):
         self.settings = settings
         self.redis_url = redis_url
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         self.role: SmtpRole | None = None
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 

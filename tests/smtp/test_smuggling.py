@@ -122,3 +122,14 @@ def test_a_message_of_many_lines_arrives_intact(server, account, rb):
     reply = raw.read_reply()
     assert reply.startswith("250 2.0.0 Ok: queued as ")
     assert rb.hget(keys.message(reply.rsplit(" ", 1)[1]), "data") == data
+
+
+def test_garbage_instead_of_a_tls_handshake_closes_only_that_session(server, account):
+    raw = RawSession(server.smtp_port)
+    raw.command("EHLO client.test")
+    assert raw.command("STARTTLS") == "220 2.0.0 Ready to start TLS"
+    raw.send(b"MAIL FROM:<news@shop.example>\r\n" * 50)
+    assert raw.read_reply() == ""  # the server hung up: no plaintext reply, no crash
+    raw.close()
+    other = logged_in(server, account)
+    assert other.command("NOOP") == "250 2.0.0 Ok"
