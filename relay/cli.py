@@ -17,8 +17,9 @@ import redis
 
 from relay import __version__
 from relay.account_commands import AccountCommands, add_account_parser
+from relay.redis_client import redis_client
 from relay.redis_embedded import EmbeddedRedisError
-from relay.roles import StartupError, redis_client, redis_url, run
+from relay.roles import StartupError, redis_url, run
 from relay.settings import Settings, SettingsError, load_settings
 from relay.store.accounts import AccountError
 

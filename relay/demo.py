@@ -17,8 +17,9 @@ from pathlib import Path
 import aiosmtplib
 
 from relay import keys
+from relay.redis_client import redis_client
 from relay.redis_embedded import EmbeddedRedis
-from relay.roles import redis_client, start_smtp
+from relay.roles import start_smtp
 from relay.settings import Settings
 from relay.store import accounts, credentials
 from stats import keys as stats_keys

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 
 import redis
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
+from relay.redis_client import redis_client
 from relay.redis_embedded import EmbeddedRedis, durability_warnings
 from relay.settings import Settings
 from relay.smtp.handler import SubmissionHandler
@@ -56,15 +55,6 @@ def redis_url(settings: Settings) -> Iterator[str]:
         yield url
     finally:
         embedded.release()
-
-
-def redis_client(url: str, *, timeout: float, binary: bool = False) -> aioredis.Redis:
-    # One retry, on a fresh connection, only for connection errors: it heals the pool
-    # after a Redis restart. Timeouts are not retried, since the write may have landed.
-    retry = Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
-    return aioredis.Redis.from_url(url, decode_responses=not binary, socket_timeout=timeout,
-                                   socket_connect_timeout=timeout, retry=retry,
-                                   max_connections=256)
 
 
 @dataclass

@@ -94,7 +94,7 @@ def make_account(redis_url):
     def make(name: str = "shop", *, senders=("@shop.example",), ips=(),
              changes: accounts.RuleChanges | None = None) -> Account:
         async def create() -> Account:
-            from relay.roles import redis_client
+            from relay.redis_client import redis_client
 
             client = redis_client(redis_url, timeout=5)
             try:

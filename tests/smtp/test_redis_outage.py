@@ -55,7 +55,7 @@ def _zombie(pid: int) -> bool:
 def make_private_account(url: str):
     import asyncio
 
-    from relay.roles import redis_client
+    from relay.redis_client import redis_client
     from relay.store import accounts, credentials
 
     async def create():

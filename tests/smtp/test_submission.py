@@ -64,7 +64,7 @@ def test_acceptance_is_idempotent_per_message_id(redis_url, rb):
     import time
 
     from relay import queue
-    from relay.roles import redis_client
+    from relay.redis_client import redis_client
     from relay.store.messages import AcceptedMessage, new_message_id
 
     message = AcceptedMessage(id=new_message_id(), account="shop", login="shop",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 from relay import cli
-from relay.roles import redis_client
+from relay.redis_client import redis_client
 from relay.store import credentials
 
 

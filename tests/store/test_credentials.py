@@ -9,7 +9,7 @@ import string
 
 import pytest
 
-from relay.roles import redis_client
+from relay.redis_client import redis_client
 from relay.store import accounts, credentials, passwords
 
 URLSAFE = set(string.ascii_letters + string.digits + "-_")

@@ -1,0 +1,57 @@
+"""The asyncio Redis client every role uses, tuned for the submission hot path.
+
+Why custom connection classes: redis-py's asyncio `pack_command` re-joins its whole
+buffer once per argument, which made the ~30-argument acceptance call cost about 45 us
+to serialise; hiredis packs the same command in about 7 us. The protocol bytes are the
+same, and without hiredis redis-py's own packer is used unchanged.
+"""
+
+from __future__ import annotations
+
+import redis
+import redis.asyncio as aioredis
+from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocketConnection
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+try:
+    from hiredis import pack_command as _hiredis_pack
+except ImportError:  # pragma: no cover - hiredis is a dependency
+    _hiredis_pack = None
+
+
+class _HiredisPacking:
+    def pack_command(self, *args):
+        if _hiredis_pack is None:
+            return super().pack_command(*args)
+        if isinstance(args[0], str):  # "CONFIG GET" and friends are sent as two words
+            args = tuple(args[0].encode().split()) + args[1:]
+        return [_hiredis_pack(tuple(map(self.encoder.encode, args)))]
+
+
+class _TcpConnection(_HiredisPacking, Connection):
+    pass
+
+
+class _TlsConnection(_HiredisPacking, SSLConnection):
+    pass
+
+
+class _UnixConnection(_HiredisPacking, UnixDomainSocketConnection):
+    pass
+
+
+_FAST = {Connection: _TcpConnection, SSLConnection: _TlsConnection,
+         UnixDomainSocketConnection: _UnixConnection}
+
+
+def redis_client(url: str, *, timeout: float, binary: bool = False) -> aioredis.Redis:
+    # One retry, on a fresh connection, only for connection errors: it heals the pool
+    # after a Redis restart. Timeouts are not retried, since the write may have landed
+    # (and the acceptance script is idempotent for the case where it did).
+    retry = Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
+    pool = aioredis.ConnectionPool.from_url(
+        url, decode_responses=not binary, socket_timeout=timeout,
+        socket_connect_timeout=timeout, retry=retry, max_connections=256)
+    pool.connection_class = _FAST.get(pool.connection_class, pool.connection_class)
+    return aioredis.Redis.from_pool(pool)
