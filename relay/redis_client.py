@@ -3,10 +3,14 @@
 Why custom connection classes: redis-py's asyncio `pack_command` re-joins its whole
 buffer once per argument, which made the ~30-argument acceptance call cost about 45 us
 to serialise; hiredis packs the same command in about 7 us. The protocol bytes are the
-same, and without hiredis redis-py's own packer is used unchanged.
+same, and without hiredis redis-py's own packer is used unchanged. And with a socket
+timeout set, redis-py bounds each send with asyncio.wait_for, a Task per command; here
+the same bound comes from an asyncio.timeout block.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 import redis
 import redis.asyncio as aioredis
@@ -21,6 +25,22 @@ except ImportError:  # pragma: no cover - hiredis is a dependency
 
 
 class _HiredisPacking:
+    async def send_packed_command(self, command, check_health: bool = True) -> None:
+        """As redis-py's, bounded by asyncio.timeout rather than wait_for, which starts a
+        Task for every command sent."""
+        timeout = self.socket_timeout
+        if not timeout:
+            return await super().send_packed_command(command, check_health)
+        self.socket_timeout = None  # a connection serves one command at a time
+        try:
+            async with asyncio.timeout(timeout):
+                await super().send_packed_command(command, check_health)
+        except TimeoutError:
+            await self.disconnect(nowait=True)
+            raise redis.TimeoutError("Timeout writing to socket") from None
+        finally:
+            self.socket_timeout = timeout
+
     def pack_command(self, *args):
         if _hiredis_pack is None:
             return super().pack_command(*args)
