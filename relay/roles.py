@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 
 from relay.redis_client import redis_client
 from relay.redis_embedded import EmbeddedRedis, durability_warnings
+from relay.secret import signing_key
 from relay.settings import Settings
 from relay.smtp.handler import SubmissionHandler
 from relay.smtp.protocol import SessionCounter, protocol_factory, start_listener
@@ -109,6 +110,15 @@ async def start_smtp(settings: Settings, url: str) -> SmtpRole:
     return role
 
 
+def startup_warnings(settings: Settings) -> list[str]:
+    """What an operator should fix before production, said once at start-up (SPEC 1)."""
+    warnings = []
+    if settings.effective_public_url.startswith("http://"):
+        warnings.append(f"TIDINGS_PUBLIC_URL is {settings.effective_public_url}: links in mail "
+                        "should use https, which RFC 8058 one-click unsubscribe requires")
+    return warnings
+
+
 def check_ports(settings: Settings) -> None:
     """Bind each submission port once, as the processes will (SO_REUSEPORT), then let go."""
     for setting, port in (("TIDINGS_SMTP_PORT", settings.smtp_port),
@@ -158,6 +168,13 @@ def run(settings: Settings, *, roles: tuple[str, ...]) -> None:
     share the ports through SO_REUSEPORT, so the kernel spreads connections over them.
     """
     runner = _event_loop_runner()
+    for warning in startup_warnings(settings):
+        log.warning("%s", warning)
+    # Made at first start, so the key exists (and can be backed up) before any link uses it.
+    try:
+        signing_key(settings.data_dir, settings.secret)
+    except ValueError as error:
+        raise StartupError(str(error)) from None
     with redis_url(settings) as url:
         children = []
         if "smtp" in roles and settings.effective_smtp_processes > 1:

@@ -300,3 +300,18 @@ def test_a_port_that_cannot_be_bound_names_the_setting(errno_value, expected):
     from relay.roles import bind_error
 
     assert bind_error("TIDINGS_SMTP_PORT", 587, OSError(errno_value, "x")) == expected
+
+
+@pytest.mark.parametrize("public_url, warned", [
+    (None, True),  # the default is http://HOSTNAME:HTTP_PORT
+    ("http://mail.example.com", True),
+    ("https://mail.example.com", False),
+])
+def test_an_http_public_url_is_warned_about(public_url, warned):
+    from relay.roles import startup_warnings
+
+    settings = load_settings(public_url=public_url, hostname="mail.example.com")
+    warnings = startup_warnings(settings)
+    assert bool(warnings) is warned
+    if warned:
+        assert "TIDINGS_PUBLIC_URL" in warnings[0] and "https" in warnings[0]
