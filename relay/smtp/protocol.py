@@ -71,6 +71,22 @@ class SubmissionProtocol(SMTP):
         self.max_size = max_size
         self.sessions = sessions
         self._counted_ip: str | None = None
+        self._in_ehlo = False
+
+    async def push(self, status: str | bytes) -> None:
+        # aiosmtpd's own syntax and sequence replies lack enhanced codes; ours have them.
+        # The greeting (220) and the EHLO keyword lines take none (RFC 2034 3).
+        if isinstance(status, str) and status[:1] in "245" and not self._in_ehlo \
+                and not status.startswith("220"):
+            status = replies.with_enhanced_code(status)
+        await super().push(status)
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        self._in_ehlo = True  # EHLO lines are keywords, not replies (RFC 2034 3)
+        try:
+            await super().smtp_EHLO(hostname)
+        finally:
+            self._in_ehlo = False
 
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         # aiosmtpd's parser costs more than the rest of MAIL and RCPT together.

@@ -7,6 +7,8 @@ and clients match on them, so they are kept to the letter, including the misspel
 
 from __future__ import annotations
 
+import re
+
 from policy.verdict import Rule, Verdict
 
 R220_READY_TLS = "220 2.0.0 Ready to start TLS"
@@ -59,6 +61,27 @@ RULE_REPLIES: dict[Rule, str] = {
     Rule.BARE_LINE_ENDING: R554_UNPARSEABLE,
     Rule.RATE_EXCEEDED: R451_RATE,
 }
+
+
+#: RFC 3463 codes for the replies aiosmtpd writes itself (syntax and sequence errors):
+#: we advertise ENHANCEDSTATUSCODES, so every reply must carry one (RFC 2034).
+DEFAULT_ENHANCED = {
+    "250": "2.0.0", "252": "2.5.0", "421": "4.3.0", "451": "4.3.0", "500": "5.5.2",
+    "501": "5.5.4", "502": "5.5.1", "503": "5.5.1", "504": "5.5.4", "530": "5.7.0",
+    "535": "5.7.8", "550": "5.0.0", "553": "5.1.3", "554": "5.0.0", "555": "5.5.4",
+}
+_HAS_ENHANCED = re.compile(r"^\d{3}[ -][245]\.\d{1,3}\.\d{1,3}(?: |$)")
+
+
+def with_enhanced_code(line: str) -> str:
+    """`line` with an RFC 3463 code after its basic code when it lacks one.
+
+    The greeting, EHLO lines and 3xx continuations are the caller's to leave alone.
+    """
+    if _HAS_ENHANCED.match(line) or len(line) < 4 or line[3] not in " -":
+        return line
+    code = DEFAULT_ENHANCED.get(line[:3]) or f"{line[0]}.0.0"
+    return f"{line[:4]}{code} {line[4:]}".rstrip()
 
 
 def render(template: str, **args: str) -> str:

@@ -46,3 +46,22 @@ def test_every_rule_has_a_reply_from_the_table():
     table = {value for _, value in REPLY_CONSTANTS}
     assert set(replies.RULE_REPLIES) == set(replies.Rule)
     assert set(replies.RULE_REPLIES.values()) <= table
+
+
+@pytest.mark.parametrize("line, expected", [
+    ("503 Error: need MAIL command", "503 5.5.1 Error: need MAIL command"),
+    ("501 Syntax: MAIL FROM: <address>", "501 5.5.4 Syntax: MAIL FROM: <address>"),
+    ('500 Error: command "FOO" not recognized', '500 5.5.2 Error: command "FOO" not recognized'),
+    ("555 MAIL FROM parameters not recognized or not implemented",
+     "555 5.5.4 MAIL FROM parameters not recognized or not implemented"),
+    ("502 EXPN not implemented", "502 5.5.1 EXPN not implemented"),
+    ("599 Something new", "599 5.0.0 Something new"),
+    # Lines that already carry a code are left exactly as they are.
+    ("554 5.7.1 Disallowed client address: 192.0.2.1",
+     "554 5.7.1 Disallowed client address: 192.0.2.1"),
+    ("250 2.0.0 Ok: queued as abc", "250 2.0.0 Ok: queued as abc"),
+])
+def test_enhanced_code_is_added_where_missing(line, expected):
+    from relay.smtp.replies import with_enhanced_code
+
+    assert with_enhanced_code(line) == expected

@@ -294,3 +294,18 @@ def test_quit_reply_has_enhanced_code(server):
         assert raw.command("QUIT") == replies.R221_BYE
     finally:
         raw.close()
+
+
+def test_every_reply_after_ehlo_carries_an_enhanced_code(server, account):
+    """ENHANCEDSTATUSCODES is advertised, so aiosmtpd's own replies get codes too."""
+    import re
+
+    raw = RawSession(server.smtp_port)
+    assert raw.command("RCPT TO:<a@example.com>") == "503 5.5.1 Error: send HELO first"
+    ehlo = raw.command("EHLO client.test")
+    assert ehlo.splitlines()[1] == "250-SIZE 512000"  # keyword lines stay bare
+    replies = [raw.command(c) for c in ("RCPT TO:<a@example.com>", "FOO", "EXPN x", "VRFY",
+                                        "MAIL FROM:<a@shop.example> X=1", "RSET x", "NOOP")]
+    for reply in replies:
+        assert re.match(r"^\d{3} [245]\.\d+\.\d+ ", reply), reply
+    raw.close()
