@@ -17,12 +17,17 @@
 | `tidings:rate:{name}:{minute}` | string | messages accepted in that minute (epoch minute), expires |
 | `tidings:authfail:{ip}` | string | failed AUTH attempts from the address in the lockout window |
 
+Pub/sub channel `tidings:account-changes`: the name of an account whose rules changed,
+published after its version key was bumped, so caches can drop it at once.
+
 An account name is `[a-z0-9][a-z0-9._-]*`, so it never contains a `:` and keys cannot collide.
 """
 
 PREFIX = "tidings:"
 ACCOUNTS = PREFIX + "accounts"
 QUEUE = PREFIX + "queue"
+#: Pub/sub channel announcing accounts whose rules changed (payload: account name).
+ACCOUNT_CHANGES = PREFIX + "account-changes"
 #: Consumer group of the delivery workers on QUEUE.
 QUEUE_GROUP = "delivery"
 

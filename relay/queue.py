@@ -23,9 +23,16 @@ ACCEPT_SCRIPT = recorder.LIBRARY + resources.files("relay").joinpath(
     "scripts/accept.lua").read_text()
 
 
+class RulesChanged(Exception):
+    """The account's rules changed since the transaction was judged; nothing was written."""
+
+
 async def accept(r: aioredis.Redis, message: AcceptedMessage, *, detail: dict,
-                 timezone: str) -> bool:
-    """Store and enqueue `message`; True when its recipient was suppressed (stored only)."""
+                 timezone: str, rules_version: str) -> bool:
+    """Store and enqueue `message`; True when its recipient was suppressed (stored only).
+
+    Raises RulesChanged when the account's rules are no longer at `rules_version`.
+    """
     accepted = recorder.prepare(Event(EventName.ACCEPTED, message.account, message.id,
                                       message.received, detail), timezone=timezone)
     suppressed = Event(EventName.SUPPRESSED, message.account, message.id, message.received,
@@ -33,9 +40,12 @@ async def accept(r: aioredis.Redis, message: AcceptedMessage, *, detail: dict,
     fields = record_fields(message)
     flat = [item for pair in fields.items() for item in pair]
     result = await r.eval(
-        ACCEPT_SCRIPT, 6, keys.message(message.id), keys.QUEUE,
+        ACCEPT_SCRIPT, 7, keys.message(message.id), keys.QUEUE,
         rates.counter_key(message.account, message.received),
         keys.suppressed(message.account), accepted.day, accepted.timeline,
+        keys.version(message.account),
         message.id, message.recipient.lower(), rates.COUNTER_TTL, accepted.json, suppressed,
-        message.data, *flat)
+        rules_version, message.data, *flat)
+    if result == -1:
+        raise RulesChanged(message.account)
     return bool(result)

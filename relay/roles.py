@@ -64,6 +64,7 @@ class SmtpRole:
 
     servers: list[asyncio.Server]
     redis: aioredis.Redis
+    handler: SubmissionHandler
 
     @property
     def ports(self) -> list[int]:
@@ -75,6 +76,7 @@ class SmtpRole:
         for server in self.servers:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), 10)
+        await self.handler.rules.stop()
         await self.redis.aclose()
 
 
@@ -105,7 +107,8 @@ async def start_smtp(settings: Settings, url: str) -> SmtpRole:
                 server.close()
             await client.aclose()
             raise StartupError(bind_error(setting, port, error)) from None
-    role = SmtpRole(servers, client)
+    handler.rules.start()
+    role = SmtpRole(servers, client, handler)
     log.info("SMTP submission on ports %s (STARTTLS) and %s (TLS)", *role.ports)
     return role
 

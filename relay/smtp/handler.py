@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 #: Messages up to this size are inspected on the event loop (bounded, well under 1 ms);
 #: larger ones in a thread so that no session waits behind them.
 INLINE_PARSE_LIMIT = 64 * 1024
+#: Judging a transaction again after its account's rules changed: this many times at most.
+MAX_REJUDGE = 3
 BARE_LINE_REASON = "bare CR or LF in message data (lines must end in CRLF)"
 
 
@@ -88,9 +90,11 @@ class SubmissionHandler(AuthMechanisms):
             return replies.R501_SYNTAX
         rate = RateFacts()
         if session.account is not None:
-            session.rules, rate = await self.rules.load(session.account)
+            judged = await self.rules.load(session.account)
+            session.rules, session.rules_version, rate = judged.rules, judged.version, judged.rate
         mail = MailFacts(sender=address, declared_size=_declared_size(mail_options),
                          smtputf8=envelope.smtp_utf8)
+        session.mail = mail
         verdict = check_mail(session.facts(), mail, rate, max_size=self.max_size)
         if not verdict.accepted:
             return await self._reject(session, verdict, sender=address)
@@ -150,9 +154,32 @@ class SubmissionHandler(AuthMechanisms):
             client_ip=session.client_ip, received=now, subject=facts.subject, data=data)
         detail = {"sender": message.sender, "recipient": message.recipient,
                   "size": len(data), "subject": facts.subject, "client_ip": message.client_ip}
-        # Whether the recipient is suppressed is decided inside the same atomic write.
-        await queue.accept(self.redis, message, detail=detail, timezone=rules.timezone)
-        return replies.render(replies.R250_QUEUED, id=message.id)
+        for _ in range(MAX_REJUDGE):
+            try:
+                # Whether the recipient is suppressed is decided inside the same atomic write.
+                await queue.accept(self.redis, message, detail=detail, timezone=rules.timezone,
+                                   rules_version=session.rules_version)
+            except queue.RulesChanged:
+                verdict = await self._judge_again(session, envelope, facts, len(data))
+                if not verdict.accepted:
+                    return await self._reject(session, verdict, sender=message.sender,
+                                              recipient=message.recipient)
+                continue
+            return replies.render(replies.R250_QUEUED, id=message.id)
+        raise RuntimeError(f"rules of {rules.name} kept changing during one transaction")
+
+    async def _judge_again(self, session: SubmissionSession, envelope: Envelope,
+                           facts: MessageFacts, size: int) -> Verdict:
+        """The account's rules changed after MAIL: the whole transaction by the new ones."""
+        judged = await self.rules.reload(session.rules.name)
+        session.rules, session.rules_version = judged.rules, judged.version
+        verdict = check_mail(session.facts(), session.mail, judged.rate, max_size=self.max_size)
+        if verdict.accepted:
+            verdict = check_rcpt(session.facts(), envelope.rcpt_tos[0],
+                                 smtputf8=envelope.smtp_utf8, accepted_so_far=0)
+        if verdict.accepted:
+            verdict = check_data(judged.rules, facts, size=size, max_size=self.max_size)
+        return verdict
 
     async def _reject(self, session: SubmissionSession, verdict: Verdict, *, sender: str = "",
                       recipient: str = "") -> str:

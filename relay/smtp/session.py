@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiosmtpd.smtp import Session
 
-from policy.facts import AccountRules, SessionFacts
+from policy.facts import AccountRules, MailFacts, SessionFacts
 
 
 class SubmissionSession(Session):
@@ -18,8 +18,12 @@ class SubmissionSession(Session):
         #: Set by a successful AUTH.
         self.account: str | None = None
         self.login: str | None = None
-        #: The account's rules as read at MAIL, for the rest of the transaction.
+        #: The account's rules as read at MAIL, for the rest of the transaction, and the
+        #: version they were read at (checked again by the atomic write).
         self.rules: AccountRules | None = None
+        self.rules_version = ""
+        #: The MAIL command, to judge the transaction again if the rules change under it.
+        self.mail: MailFacts | None = None
 
     @property
     def client_ip(self) -> str:
@@ -35,3 +39,5 @@ class SubmissionSession(Session):
 
     def reset_transaction(self) -> None:
         self.rules = None
+        self.rules_version = ""
+        self.mail = None

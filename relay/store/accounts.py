@@ -1,8 +1,8 @@
 """Accounts and their rules in Redis: the one set of operations behind the CLI and admin API.
 
-Invariant: every change bumps the account's version key, and the SMTP front end compares
-that version at every MAIL (`relay/smtp/rules_cache.py`), so a change takes effect on the
-next transaction without a restart. Values are validated here, on
+Invariant: every change bumps the account's version key and announces it, and the SMTP
+front end judges every transaction by the current version (`relay/smtp/rules_cache.py`),
+so a change takes effect on the next transaction without a restart. Values are validated here, on
 the way in, so what the SMTP front end reads is always well-formed.
 """
 
@@ -183,8 +183,12 @@ async def _members(r: aioredis.Redis, name: str, key) -> list[str]:
 
 
 async def _changed(r: aioredis.Redis, name: str) -> None:
-    """Tell every cache of this account's rules that they are stale (see keys.version)."""
-    await r.incr(keys.version(name))
+    """Tell every cache of this account's rules that they are stale: the version key is
+    the authority, the message on ACCOUNT_CHANGES the prompt (relay/smtp/rules_cache.py)."""
+    async with r.pipeline(transaction=True) as pipe:
+        pipe.incr(keys.version(name))
+        pipe.publish(keys.ACCOUNT_CHANGES, name)
+        await pipe.execute()
 
 
 def rules_from(name: str, rules: dict, senders: set, ips: set) -> AccountRules:

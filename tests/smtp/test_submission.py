@@ -75,7 +75,7 @@ def test_acceptance_is_idempotent_per_message_id(redis_url, rb):
     async def twice():
         client = redis_client(redis_url, timeout=5)
         for _ in range(2):
-            await queue.accept(client, message, detail={}, timezone="UTC")
+            await queue.accept(client, message, detail={}, timezone="UTC", rules_version="")
         await client.aclose()
 
     asyncio.run(twice())
