@@ -46,7 +46,11 @@ class _HiredisPacking:
             return super().pack_command(*args)
         if isinstance(args[0], str):  # "CONFIG GET" and friends are sent as two words
             args = tuple(args[0].encode().split()) + args[1:]
-        return [_hiredis_pack(tuple(map(self.encoder.encode, args)))]
+        try:
+            # hiredis encodes str as UTF-8 and numbers as text, as the encoder would.
+            return [_hiredis_pack(args)]
+        except TypeError:
+            return [_hiredis_pack(tuple(map(self.encoder.encode, args)))]
 
 
 class _TcpConnection(_HiredisPacking, Connection):
