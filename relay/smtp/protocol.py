@@ -2,7 +2,11 @@
 
 - DATA is read in large blocks with strict CRLF framing (`data_reader`), then handed to
   the handler's `handle_message`; the transaction always ends, whatever happened.
-- STARTTLS inside TLS is refused (aiosmtpd would nest a second TLS layer).
+- STARTTLS inside TLS is refused (aiosmtpd would nest a second TLS layer), and STARTTLS
+  itself goes through loop.start_tls, native code under uvloop.
+- Behind a PROXY-speaking balancer the 465 listener is plain TCP and TLS starts after the
+  header (`begin_implicit_tls`), since the header arrives before any handshake.
+- Every reply carries an enhanced status code, aiosmtpd's own included (RFC 2034).
 - Concurrent sessions per client address are capped: the surplus gets 421 at connect.
 - An idle session is told 421 before it is closed, as RFC 5321 4.5.3.2 asks.
 """
