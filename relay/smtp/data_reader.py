@@ -1,8 +1,9 @@
 """Reading DATA in large blocks, with strict CRLF framing.
 
 Why not aiosmtpd's loop: it reads one line per await, which caps a 100 KB message at a
-few hundred per second. Here the stream is read up to each `.<CRLF>` candidate and a
-candidate ends the data only when a real CRLF precedes it.
+few hundred per second. Here the stream is read in blocks and searched for `<CRLF>.<CRLF>`
+(a five-byte needle, markedly cheaper to find than `.<CRLF>`); whatever follows it is
+handed back to the stream as the client's next command.
 
 Invariants (RFC 5321 4.1.1.4 and the SMTP smuggling attacks of 2023):
 - only `<CRLF>.<CRLF>` ends DATA; `<LF>.<LF>`, `<LF>.<CRLF>`, `<CR>.<CR>` and friends do not,
@@ -18,14 +19,17 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-TERMINATOR = b".\r\n"
-#: Stream buffer during DATA; the command phase keeps aiosmtpd's 1001-byte line limit.
+#: The end of DATA: CRLF "." CRLF. The data is searched as if it followed a line end,
+#: so a message that is only ".\r\n" is the empty message.
+TERMINATOR = b"\r\n.\r\n"
+#: How much is read from the stream at once during DATA, and the stream buffer's limit:
+#: the command phase keeps aiosmtpd's 1001-byte line limit.
 DATA_BUFFER = 1 << 17
 
 
 @dataclass(frozen=True)
 class DataResult:
-    #: The message, dot-unstuffed, without the terminator; None when it was discarded.
+    #: The message, dot-unstuffed, without the terminator; None when it was refused.
     content: bytes | None
     too_big: bool = False
     bare_line_ending: bool = False
@@ -39,50 +43,44 @@ async def read_data(reader: asyncio.StreamReader, *, max_size: int,
     saved_limit = reader._limit  # noqa: SLF001 - no public setter exists
     reader._limit = DATA_BUFFER
     try:
-        wire, discarded = await _read_until_terminator(reader, max_size, on_progress)
+        content = await _read_until_terminator(reader, max_size, on_progress)
     finally:
         reader._limit = saved_limit
-    if discarded:
+    if content is None:
         return DataResult(None, too_big=True)
-    content = _unstuff(bytes(wire[:-len(TERMINATOR)]))
     if has_bare_line_ending(content):
         return DataResult(None, bare_line_ending=True)
+    content = _unstuff(content)
     if len(content) > max_size:
         return DataResult(None, too_big=True)
     return DataResult(content)
 
 
 async def _read_until_terminator(reader: asyncio.StreamReader, max_size: int,
-                                 on_progress: Callable[[], None]) -> tuple[bytearray, bool]:
+                                 on_progress: Callable[[], None]) -> bytes | None:
+    """The data up to the terminator, still dot-stuffed; None if it was too big to keep."""
     # Dot-stuffing can only shrink the data, and by at most one byte a line: a little
     # slack keeps a message that is exactly at the limit from being discarded early.
     wire_cap = max_size + max_size // 4 + 1024
-    wire = bytearray()
-    tail = b"\r\n"  # the data begins as if after a line end: ".\r\n" first means empty
-    total = 0
-    discarded = False
+    wire = bytearray(b"\r\n")
+    searched = discarded = 0
     while True:
-        chunk = await _next_chunk(reader)
+        chunk = await reader.read(DATA_BUFFER)
+        if not chunk:
+            raise ConnectionResetError("client closed the connection during DATA")
         on_progress()
-        total += len(chunk)
-        joined = chunk if len(chunk) >= 5 else tail + chunk
-        before, tail = joined[-5:-3], joined[-2:]
-        if not discarded:
-            wire += chunk
-            if total > wire_cap:
-                discarded = True
-                wire = bytearray()
-        if chunk.endswith(TERMINATOR) and before == b"\r\n":
-            return wire, discarded
-
-
-async def _next_chunk(reader: asyncio.StreamReader) -> bytes:
-    try:
-        return await reader.readuntil(TERMINATOR)
-    except asyncio.LimitOverrunError as error:
-        return await reader.readexactly(error.consumed)
-    except asyncio.IncompleteReadError:
-        raise ConnectionResetError("client closed the connection during DATA") from None
+        wire += chunk
+        end = wire.find(TERMINATOR, max(searched - len(TERMINATOR) + 1, 0))
+        if end >= 0:
+            # Whatever follows the terminator is the client's next command (PIPELINING).
+            reader._buffer[:0] = wire[end + len(TERMINATOR):]  # noqa: SLF001
+            return None if discarded else bytes(wire[2:end + 2])
+        searched = len(wire)
+        if discarded + len(wire) > wire_cap:
+            # Too big: keep only the tail a terminator could still begin in.
+            discarded += len(wire) - len(TERMINATOR)
+            del wire[:-len(TERMINATOR)]
+            searched = len(wire)
 
 
 def _unstuff(data: bytes) -> bytes:
@@ -93,5 +91,6 @@ def _unstuff(data: bytes) -> bytes:
 
 
 def has_bare_line_ending(data: bytes) -> bool:
-    crlf = data.count(b"\r\n")
-    return data.count(b"\r") != crlf or data.count(b"\n") != crlf
+    """A CR or LF that is not part of a CRLF pair. Three counts in C beat any Python scan."""
+    lf = data.count(b"\n")
+    return lf != data.count(b"\r") or lf != data.count(b"\r\n")
