@@ -65,6 +65,10 @@ class _UnixConnection(_HiredisPacking, UnixDomainSocketConnection):
     pass
 
 
+#: What a Redis call can fail with: redis-py's errors (its timeouts included), the socket's,
+#: and asyncio's timeout. Every caller that turns a failure into 451 catches exactly these.
+REDIS_FAILURES = (redis.RedisError, OSError, TimeoutError)
+
 _FAST = {Connection: _TcpConnection, SSLConnection: _TlsConnection,
          UnixDomainSocketConnection: _UnixConnection}
 

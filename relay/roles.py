@@ -83,7 +83,6 @@ class SmtpRole:
 async def start_smtp(settings: Settings, url: str) -> SmtpRole:
     client = redis_client(url, timeout=settings.redis_timeout)
     handler = SubmissionHandler(redis=client, max_size=settings.max_message_size,
-                                redis_timeout=settings.redis_timeout,
                                 max_auth_failures=settings.auth_max_failures,
                                 lockout_seconds=settings.auth_lockout)
     context = context_for(settings.data_dir, settings.hostname, settings.tls_cert,

@@ -1,9 +1,10 @@
 """SMTP AUTH PLAIN and LOGIN against the accounts' logins, with throttling per client address.
 
-Invariants: credentials are never logged; failures from one address are counted in Redis
-(shared by every front end), answered ever more slowly, and past the limit the address
-gets 421 and is disconnected until the window passes. aiosmtpd itself only offers AUTH
-after TLS and answers 538 before it.
+Invariants: credentials are never logged; every Redis call is bounded by the client's
+socket timeout (TIDINGS_REDIS_TIMEOUT) and its failure is a 451; failures from one address
+are counted in Redis (shared by every front end), answered ever more slowly, and past the
+limit the address gets 421 and is disconnected until the window passes. aiosmtpd itself
+only offers AUTH after TLS and answers 538 before it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult
 
 from policy.auth import auth_throttle
 from relay import keys
+from relay.redis_client import REDIS_FAILURES
 from relay.smtp import replies
 from relay.smtp.session import SubmissionSession
 from relay.store import credentials
@@ -29,16 +31,14 @@ class AuthMechanisms:
     """Mixed into the SMTP handler: aiosmtpd finds `auth_<MECH>` methods on its handler."""
 
     redis: aioredis.Redis
-    redis_timeout: float
     # Not named auth_*: aiosmtpd takes every auth_* attribute of the handler for a mechanism.
     max_auth_failures: int
     lockout_seconds: float
 
     async def handle_AUTH(self, server: SMTP, session: SubmissionSession, envelope, args):
         try:
-            failures = int(await asyncio.wait_for(
-                self.redis.get(keys.auth_failures(session.client_ip)), self.redis_timeout) or 0)
-        except (aioredis.RedisError, OSError, TimeoutError):
+            failures = int(await self.redis.get(keys.auth_failures(session.client_ip)) or 0)
+        except REDIS_FAILURES:
             log.exception("AUTH lockout check failed")
             return replies.R451_INTERNAL
         if auth_throttle(failures, max_failures=self.max_auth_failures).locked:
@@ -71,10 +71,8 @@ class AuthMechanisms:
         except UnicodeDecodeError:
             return await self._fail(server)
         try:
-            account = await asyncio.wait_for(
-                credentials.verify_login(self.redis, login_text, password_text),
-                self.redis_timeout)
-        except (aioredis.RedisError, OSError, TimeoutError):
+            account = await credentials.verify_login(self.redis, login_text, password_text)
+        except REDIS_FAILURES:
             log.exception("AUTH lookup failed")
             return AuthResult(success=False, handled=False, message=replies.R451_INTERNAL)
         if account is None:
@@ -90,8 +88,8 @@ class AuthMechanisms:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.incr(key)
                 pipe.expire(key, int(self.lockout_seconds))
-                failures, _ = await asyncio.wait_for(pipe.execute(), self.redis_timeout)
-        except (aioredis.RedisError, OSError, TimeoutError):
+                failures, _ = await pipe.execute()
+        except REDIS_FAILURES:
             log.exception("AUTH failure count failed")
             return AuthResult(success=False, handled=False, message=replies.R451_INTERNAL)
         log.warning("%s failed AUTH (%d in window)", session.client_ip, failures)

@@ -22,6 +22,7 @@ from policy.facts import MailFacts, MessageFacts, RateFacts
 from policy.stages import check_data, check_mail, check_rcpt
 from policy.verdict import Rule, Verdict, reject
 from relay import queue
+from relay.redis_client import REDIS_FAILURES
 from relay.smtp import replies
 from relay.smtp.auth import AuthMechanisms
 from relay.smtp.data_reader import DataResult
@@ -43,11 +44,10 @@ BARE_LINE_REASON = "bare CR or LF in message data (lines must end in CRLF)"
 
 
 class SubmissionHandler(AuthMechanisms):
-    def __init__(self, *, redis: aioredis.Redis, max_size: int, redis_timeout: float,
+    def __init__(self, *, redis: aioredis.Redis, max_size: int,
                  max_auth_failures: int, lockout_seconds: float):
         self.redis = redis
         self.max_size = max_size
-        self.redis_timeout = redis_timeout
         self.max_auth_failures = max_auth_failures
         self.lockout_seconds = lockout_seconds
         self.rules = RulesCache(redis)
@@ -123,7 +123,7 @@ class SubmissionHandler(AuthMechanisms):
         return await self._accept(session, envelope, result.content, facts)
 
     async def handle_exception(self, error: Exception) -> str:
-        if isinstance(error, aioredis.RedisError | OSError | TimeoutError):
+        if isinstance(error, REDIS_FAILURES):
             log.error("SMTP transaction failed, answered 451: %s: %s",
                       type(error).__name__, error)
         else:
@@ -191,7 +191,7 @@ class SubmissionHandler(AuthMechanisms):
         try:
             await recorder.record(self.redis, Event(EventName.REJECTED, account, detail=detail),
                                   timezone=timezone)
-        except (aioredis.RedisError, OSError, TimeoutError) as error:
+        except REDIS_FAILURES as error:
             # The rejection stands whether or not it could be logged.
             log.error("could not record rejection %s: %s", verdict.rule, error)
         log.info("%s rejected: %s", session.client_ip, reply)

@@ -33,6 +33,7 @@ R501_STARTTLS_SYNTAX = "501 5.5.4 Syntax: STARTTLS"
 R503_NEED_RCPT = "503 5.5.1 Error: need RCPT command"
 R503_NO_TLS_AGAIN = "503 5.5.1 TLS already active"
 R535_AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
+#: Sent by aiosmtpd itself, with this very text (tests/smtp/test_sessions.py checks it).
 R538_ENCRYPTION_REQUIRED = "538 5.7.11 Encryption required for requested authentication mechanism"
 R553_NON_ASCII = "553 5.6.7 Non-ASCII address requires the SMTPUTF8 parameter: {address}"
 

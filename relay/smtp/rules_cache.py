@@ -26,6 +26,7 @@ import redis.asyncio as aioredis
 
 from policy.facts import AccountRules, RateFacts
 from relay import keys
+from relay.redis_client import REDIS_FAILURES
 from relay.store import rates
 from relay.store.accounts import rules_from
 
@@ -109,7 +110,7 @@ class RulesCache:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None and message["type"] == "message":
                         self._cache.pop(message["data"], None)
-            except (aioredis.RedisError, OSError) as error:
+            except REDIS_FAILURES as error:
                 log.warning("account change announcements lost (%s); reading rules from "
                             "Redis at every MAIL until they are back", error)
             finally:
