@@ -13,7 +13,11 @@
 | `tidings:apikey:{key_id}` | hash | `account`, `hash` (keyed hash of the key's secret), `created` |
 | `tidings:suppressed:{name}` | set | addresses suppressed for the account (lower case) |
 | `tidings:msg:{id}` | hash | one accepted message: metadata and the raw bytes (`data`) |
-| `tidings:queue` | stream | ids of accepted messages awaiting delivery (field `id`) |
+| `tidings:queue` | stream | ids of messages due for a delivery attempt (field `id`); entries leave when a worker acknowledges them |
+| `tidings:retry` | sorted set | deferred message ids, scored by the epoch second of their next attempt |
+| `tidings:links:{id}` | list | the original links of a delivered message's HTML part, in click-token index order |
+| `tidings:web:{id}` | string | the hosted copy of a delivered message (rendered bytes) behind its [WebVersion] link |
+| `tidings:dkim:{domain}` | hash | the domain's DKIM key: `selector`, `algorithm` (rsa or ed25519), `private_key` (PEM), `public_key` (base64), `created` |
 | `tidings:rate:{name}:{minute}` | string | messages accepted in that minute (epoch minute), expires |
 | `tidings:authfail:{ip}` | string | failed AUTH attempts from the address in the lockout window |
 
@@ -26,6 +30,8 @@ An account name is `[a-z0-9][a-z0-9._-]*`, so it never contains a `:` and keys c
 PREFIX = "tidings:"
 ACCOUNTS = PREFIX + "accounts"
 QUEUE = PREFIX + "queue"
+#: Deferred messages by next attempt time; due ones are moved back into QUEUE.
+RETRY = PREFIX + "retry"
 #: Pub/sub channel announcing accounts whose rules changed (payload: account name).
 ACCOUNT_CHANGES = PREFIX + "account-changes"
 #: Consumer group of the delivery workers on QUEUE.
@@ -78,3 +84,15 @@ def rate(name: str, minute: int) -> str:
 
 def auth_failures(ip: str) -> str:
     return f"{PREFIX}authfail:{ip}"
+
+
+def links(message_id: str) -> str:
+    return f"{PREFIX}links:{message_id}"
+
+
+def web_copy(message_id: str) -> str:
+    return f"{PREFIX}web:{message_id}"
+
+
+def dkim(domain: str) -> str:
+    return f"{PREFIX}dkim:{domain.lower()}"

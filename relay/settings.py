@@ -144,6 +144,40 @@ class Settings(BaseSettings):
         description="Submission processes sharing the ports (SO_REUSEPORT) in `tidings serve` "
         "and `tidings smtp`; 0: one per CPU core.",
     )
+    dns_servers: str = Field(
+        "",
+        description="Comma-separated nameservers (`ip` or `ip:port`) for MX lookups; empty: "
+        "the system's resolver. For staging and tests with a DNS server of their own.",
+    )
+    mx_port: Port = Field(
+        25,
+        description="Port of the recipients' mail servers with TIDINGS_DELIVERY=mx; change it "
+        "only for staging and tests.",
+    )
+    delivery_concurrency: int = Field(
+        100, gt=0, le=10000, description="Deliveries one worker process runs at the same time."
+    )
+    connections_per_destination: int = Field(
+        10,
+        gt=0,
+        description="Open SMTP connections one worker keeps to one destination (an MX host set "
+        "or the smarthost); each carries message after message.",
+    )
+    delivery_timeout: Duration = Field(
+        300.0,
+        description="Longest delivery attempt, from connecting to the final reply; longer "
+        "counts as a network failure and is retried.",
+    )
+    delivery_takeover: Duration = Field(
+        60.0,
+        description="A message whose worker has not renewed its claim for this long is taken "
+        "over by another worker. Live workers renew every quarter of it.",
+    )
+    web_version_retention: Duration = Field(
+        30 * 86400.0,
+        description="How long the hosted copy behind the [WebVersion] link and the original "
+        "links behind click tracking are kept (e.g. 30d).",
+    )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
     @field_validator("hostname", "bounce_domain")
@@ -192,6 +226,20 @@ class Settings(BaseSettings):
                                  f"got {value!r}") from None
         return value
 
+    @field_validator("dns_servers")
+    @classmethod
+    def _dns_servers(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            host, _, port = item.rpartition(":") if item.count(":") == 1 else (item, "", "")
+            try:
+                ipaddress.ip_address(host or item)
+                if port and not 0 < int(port) < 65536:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(f"expected IP addresses with an optional :port, got {item!r}"
+                                 ) from None
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -212,6 +260,18 @@ class Settings(BaseSettings):
     @property
     def effective_public_url(self) -> str:
         return self.public_url or f"http://{self.hostname}:{self.http_port}"
+
+    @property
+    def nameservers(self) -> list[tuple[str, int]]:
+        """TIDINGS_DNS_SERVERS as (address, port) pairs; empty: use the system's resolver."""
+        pairs = []
+        for item in filter(None, (part.strip() for part in self.dns_servers.split(","))):
+            if item.count(":") == 1:
+                host, port = item.split(":")
+                pairs.append((host, int(port)))
+            else:
+                pairs.append((item, 53))
+        return pairs
 
     @property
     def effective_bounce_domain(self) -> str:
