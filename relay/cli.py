@@ -17,19 +17,21 @@ import redis
 
 from relay import __version__
 from relay.account_commands import AccountCommands, add_account_parser
+from relay.dkim_commands import add_dkim_parser, run_dkim
 from relay.redis_client import redis_client
 from relay.redis_embedded import EmbeddedRedisError
 from relay.roles import StartupError, redis_url, run
 from relay.settings import Settings, SettingsError, load_settings
 from relay.store.accounts import AccountError
+from relay.store.dkim import DkimError
 
 ROLES = {
-    "serve": ("smtp",),
+    "serve": ("smtp", "worker"),
     "smtp": ("smtp",),
+    "worker": ("worker",),
 }
 #: Roles that later releases add; they refuse to start rather than pretend to run.
-NOT_YET = {"worker": "the delivery worker", "api": "the HTTP service",
-           "bounces": "the bounce listener"}
+NOT_YET = {"api": "the HTTP service", "bounces": "the bounce listener"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,10 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("serve", help="run every role in one process group")
     commands.add_parser("smtp", help="run the SMTP submission role (587 + 465)")
+    commands.add_parser("worker", help="run the delivery worker")
     for name, what in NOT_YET.items():
         commands.add_parser(name, help=f"run {what} (not in this release)")
     commands.add_parser("demo", help="a guided tour on free local ports")
     add_account_parser(commands)
+    add_dkim_parser(commands)
     return parser
 
 
@@ -52,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(args.config)
         configure_logging(settings.log_level, quiet=args.command not in ROLES)
         return dispatch(args, settings)
-    except (SettingsError, StartupError, EmbeddedRedisError, AccountError) as error:
+    except (SettingsError, StartupError, EmbeddedRedisError, AccountError,
+            DkimError) as error:
         print(f"tidings: {error}", file=sys.stderr)
         return 1
     except (redis.RedisError, OSError) as error:
@@ -85,13 +90,20 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return run_demo(settings)
     with redis_url(settings) as url:
-        return asyncio.run(_account(args, settings, url))
+        return asyncio.run(_one_shot(args, settings, url))
 
 
-async def _account(args: argparse.Namespace, settings: Settings, url: str) -> int:
+async def _one_shot(args: argparse.Namespace, settings: Settings, url: str) -> int:
+    """`tidings account …` and `tidings dkim …`: one command against the data, printed."""
     client = redis_client(url, timeout=settings.redis_timeout)
     try:
-        output = await AccountCommands(client, settings).run(args)
+        if args.command == "dkim":
+            try:
+                output = await run_dkim(args, client)
+            except ValueError as error:  # a bad domain or selector
+                raise DkimError(str(error)) from None
+        else:
+            output = await AccountCommands(client, settings).run(args)
     finally:
         await client.aclose()
     if args.json:

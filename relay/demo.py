@@ -1,8 +1,9 @@
 """`tidings demo`: a newcomer's tour on one machine, with nothing to configure.
 
 It starts Tidings on free local ports with its own embedded Redis in a fresh directory,
-creates a demo account, sends messages through real SMTP with STARTTLS and AUTH (some
-that pass, some that break a rule), and prints what happened and where to look.
+creates a demo account with a DKIM key, sends messages through real SMTP with STARTTLS
+and AUTH (some that pass, some that break a rule), lets the delivery worker render, sign
+and deliver them into a local Maildir, and prints what happened and where to look.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from pathlib import Path
 import aiosmtplib
 
 from relay import keys
+from relay.dkim_keys import generate
 from relay.redis_client import redis_client
 from relay.redis_embedded import EmbeddedRedis
-from relay.roles import start_smtp
+from relay.roles import build_worker, start_smtp
 from relay.settings import Settings
 from relay.store import accounts, credentials
+from relay.store import dkim as dkim_store
 from stats import keys as stats_keys
 
 SENDER = "hello@demo.example"
@@ -31,7 +34,8 @@ def run_demo(settings: Settings) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="tidings-demo-"))
     demo_settings = settings.model_copy(update={
         "data_dir": data_dir, "smtp_port": 0, "smtps_port": 0, "bind": "127.0.0.1",
-        "hostname": "localhost", "redis_url": None})
+        "hostname": "localhost", "redis_url": None,
+        "delivery": f"maildir://{data_dir / 'Maildir'}"})
     embedded = EmbeddedRedis(data_dir)
     url = embedded.acquire()
     try:
@@ -55,6 +59,7 @@ async def _tour(settings: Settings, url: str) -> None:
         for title, message in _messages():
             reply = await _send(port, login, message)
             print(f"  {title:<46} -> {reply}")
+        await _deliver(settings, url)
         await _summary(client, url.removeprefix("unix://"))
     finally:
         await client.aclose()
@@ -64,6 +69,7 @@ async def _tour(settings: Settings, url: str) -> None:
 async def _demo_account(client) -> credentials.Login:
     await accounts.create(client, "demo")
     await accounts.add_sender(client, "demo", "@demo.example")
+    await dkim_store.save(client, generate("demo.example"), replace=True)
     return await credentials.create_login(client, "demo", "demo")
 
 
@@ -103,15 +109,38 @@ async def _send(port: int, login: credentials.Login, message: EmailMessage) -> s
         return f"{error.code} {error.message}"
 
 
+async def _deliver(settings: Settings, url: str) -> None:
+    """Run the delivery worker until the queue is empty, then show one delivered message."""
+    client = redis_client(url, timeout=5, binary=True)
+    worker = build_worker(settings, client)
+    try:
+        await worker.drain()
+    finally:
+        await worker.attempt.transport.close()
+        await client.aclose()
+    maildir = settings.data_dir / "Maildir" / "new"
+    delivered = sorted(maildir.iterdir()) if maildir.is_dir() else []
+    print(f"\nThe delivery worker rendered, DKIM-signed and delivered {len(delivered)} "
+          f"message(s) into {maildir.parent}")
+    if delivered:
+        print(f"  {delivered[0]}:")
+        wanted = ("return-path", "dkim-signature", "list-unsubscribe", "list-unsubscribe-post",
+                  "message-id")
+        for line in delivered[0].read_text(errors="replace").splitlines():
+            if not line:
+                break
+            if line.split(":", 1)[0].lower() in wanted:
+                print(f"    {line[:100]}")
+
+
 async def _summary(client, socket: str) -> None:
     today = datetime.datetime.now(datetime.UTC).date().isoformat()  # the account is on UTC
     counts = await client.hgetall(stats_keys.day("demo", today))
-    queued = await client.xlen(keys.QUEUE)
     print(f"\nToday's counters for 'demo': {dict(sorted(counts.items()))}")
-    print(f"Messages waiting in the delivery queue ({keys.QUEUE}): {queued}")
     print("\nWhere to look:")
     cli = f"redis-cli -s {socket}"
-    print(f"  the queue:     {cli} XRANGE {keys.QUEUE} - +   (while Tidings runs)")
+    print(f"  events:        {cli} LRANGE {stats_keys.timeline('<id>')} 0 -1"
+          "   (while Tidings runs)")
     print(f"  a message:     {cli} HGETALL {keys.message('<id>')}")
     print(f"  rejections:    {cli} XRANGE {stats_keys.log('demo')} - +")
     print("  your own run:  tidings serve, then tidings account create NAME (see README.md)")

@@ -20,6 +20,11 @@ from dataclasses import dataclass
 import redis
 import redis.asyncio as aioredis
 
+from relay.delivery.account_cache import AccountCache
+from relay.delivery.attempt import Attempt, Links
+from relay.delivery.ledger import RETENTION
+from relay.delivery.transports import transport_from_uri
+from relay.delivery.worker import Worker
 from relay.redis_client import redis_client
 from relay.redis_embedded import EmbeddedRedis, durability_warnings
 from relay.secret import signing_key
@@ -112,6 +117,62 @@ async def start_smtp(settings: Settings, url: str) -> SmtpRole:
     return role
 
 
+@dataclass
+class WorkerRole:
+    """A delivery worker running as a task until `stop`."""
+
+    worker: Worker
+    task: asyncio.Task
+    stopping: asyncio.Event
+    redis: aioredis.Redis
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        with contextlib.suppress(Exception):
+            await self.task
+        await self.worker.attempt.transport.close()
+        await self.redis.aclose()
+
+
+def build_worker(settings: Settings, client: aioredis.Redis, **options) -> Worker:
+    """The worker of these settings over `client` (a binary-safe Redis client)."""
+    try:
+        transport = transport_from_uri(
+            settings.delivery, hostname=settings.hostname, nameservers=settings.nameservers,
+            mx_port=settings.mx_port,
+            connections_per_destination=settings.connections_per_destination,
+            timeout=settings.delivery_timeout)
+    except ValueError as error:
+        raise StartupError(f"TIDINGS_DELIVERY: {error}") from None
+    links = Links(public_url=settings.effective_public_url.rstrip("/"),
+                  bounce_domain=settings.effective_bounce_domain, hostname=settings.hostname,
+                  key=signing_key(settings.data_dir, settings.secret))
+    attempt = Attempt(transport, AccountCache(client), links,
+                      max_queue_age=settings.max_queue_age, **options)
+    return Worker(client, attempt, concurrency=settings.delivery_concurrency,
+                  takeover=settings.delivery_takeover, retention=RETENTION,
+                  copy_retention=settings.web_version_retention, **options)
+
+
+async def start_worker(settings: Settings, url: str) -> WorkerRole:
+    client = redis_client(url, timeout=settings.redis_timeout, binary=True)
+    worker = build_worker(settings, client)
+    stopping = asyncio.Event()
+    task = asyncio.create_task(worker.run(stopping))
+    log.info("delivery worker %s started (TIDINGS_DELIVERY=%s)", worker.consumer,
+             _redacted(settings.delivery))
+    return WorkerRole(worker, task, stopping, client)
+
+
+def _redacted(uri: str) -> str:
+    """The delivery URI without its password, for logs."""
+    head, at, host = uri.rpartition("@")
+    if not at:
+        return uri
+    scheme, _, credentials = head.partition("://")
+    return f"{scheme}://{credentials.partition(':')[0]}:***@{host}"
+
+
 def startup_warnings(settings: Settings) -> list[str]:
     """What an operator should fix before production, said once at start-up (SPEC 1)."""
     warnings = []
@@ -156,6 +217,8 @@ async def run_until_signalled(settings: Settings, url: str, *, roles: tuple[str,
     try:
         if "smtp" in roles:
             started.append(await start_smtp(settings, url))
+        if "worker" in roles:
+            started.append(await start_worker(settings, url))
         await stop.wait()
         log.info("stopping")
     finally:

@@ -151,7 +151,8 @@ class SubmissionHandler(AuthMechanisms):
         message = messages.AcceptedMessage(
             id=messages.new_message_id(now), account=rules.name, login=session.login or "",
             sender=envelope.mail_from, recipient=envelope.rcpt_tos[0],
-            client_ip=session.client_ip, received=now, subject=facts.subject, data=data)
+            client_ip=session.client_ip, received=now, subject=facts.subject, data=data,
+            from_domain=_domain(facts.from_addresses))
         detail = {"sender": message.sender, "recipient": message.recipient,
                   "size": len(data), "subject": facts.subject, "client_ip": message.client_ip}
         for _ in range(MAX_REJUDGE):
@@ -210,3 +211,7 @@ def _declared_size(mail_options: list[str]) -> int | None:
         if name.upper() == "SIZE" and value.isdigit():
             return int(value)
     return None
+
+
+def _domain(addresses: tuple[str, ...]) -> str:
+    return addresses[0].rpartition("@")[2].lower() if addresses else ""

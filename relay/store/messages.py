@@ -36,6 +36,8 @@ class AcceptedMessage:
     received: float
     subject: str
     data: bytes
+    #: Domain of the From: header, whose DKIM key signs the message.
+    from_domain: str = ""
 
 
 def record_fields(message: AcceptedMessage) -> dict[str, str]:
@@ -49,4 +51,5 @@ def record_fields(message: AcceptedMessage) -> dict[str, str]:
         "received": repr(message.received),
         "subject": message.subject,
         "size": str(len(message.data)),
+        "from_domain": message.from_domain,
     }

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 
 def test_demo_tour(tmp_path):
@@ -18,6 +21,13 @@ def test_demo_tour(tmp_path):
     assert "-> 554 5.7.1 Disallowed source address: ceo@elsewhere.example" in out
     assert "-> 554 5.7.1 Not allowed attachement type pdf" in out
     assert re.search(r"unsubscribed\s+-> 250 2\.0\.0 Ok: queued as \w{26}", out)
-    assert "{'accepted': '2', 'rejected': '2', 'suppressed': '1'}" in out
-    assert "delivery queue (tidings:queue): 1" in out
+    assert "{'accepted': '2', 'delivered': '1', 'rejected': '2', 'suppressed': '1'}" in out
+    assert "delivered 1 message(s) into" in out
+    # The message reached the demo Maildir, rendered and signed.
+    path = Path(re.search(r"^  (/\S+/Maildir/new/\S+):$", out, re.MULTILINE)[1])
+    delivered = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert delivered["To"] == "alice@example.com"
+    assert "d=demo.example" in delivered["DKIM-Signature"]
+    assert delivered["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "[Unsubscribe]" not in delivered.get_body(("plain",)).get_content()
     assert "Traceback" not in done.stderr

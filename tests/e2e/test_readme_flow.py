@@ -1,8 +1,9 @@
 """The newcomer's path as the README tells it, every step a separate process.
 
 `tidings serve` on a fresh data directory with no TIDINGS_REDIS_URL starts the embedded
-Redis; `tidings account ...` in other processes joins the same one; swaks sends a message;
-SIGTERM stops serve cleanly and the embedded redis-server with it.
+Redis; `tidings account ...` in other processes joins the same one; swaks sends a message,
+which serve's delivery worker delivers (into a Maildir here); SIGTERM stops serve cleanly
+and the embedded redis-server with it.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def test_serve_account_send_stop(tmp_path: Path):
         "TIDINGS_HTTP_PORT": str(http_port),
         "TIDINGS_HOSTNAME": "localhost",
         "TIDINGS_BIND": "127.0.0.1",
+        "TIDINGS_DELIVERY": f"maildir://{tmp_path / 'Maildir'}",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
     })
     pid_file = data_dir / "redis" / "redis.pid"
@@ -130,11 +132,15 @@ def test_serve_account_send_stop(tmp_path: Path):
         assert sent.returncode == 0, sent.stdout + sent.stderr
         queued = QUEUED.search(sent.stdout)
         assert queued, sent.stdout
-        # Stored in the one embedded Redis that serve and the account commands share.
+        # serve's worker delivered it; the one embedded Redis that serve and the account
+        # commands share has its record.
+        wait_for(lambda: list((tmp_path / "Maildir" / "new").glob("*")), timeout=STEP_TIMEOUT)
+        (delivered,) = (tmp_path / "Maildir" / "new").iterdir()
+        assert b"Delivered-To: alice@example.com" in delivered.read_bytes()
         client = redis.Redis(unix_socket_path=str(EmbeddedRedis(data_dir).socket),
                              decode_responses=True, socket_timeout=10)
         try:
-            assert [fields["id"] for _, fields in client.xrange(keys.QUEUE)] == [queued[1]]
+            assert client.hget(keys.message(queued[1]), "status") == "delivered"
         finally:
             client.close()
 

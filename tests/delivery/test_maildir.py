@@ -1,0 +1,19 @@
+"""Scenario: TIDINGS_DELIVERY=maildir:///path writes each rendered message into a Maildir."""
+
+from __future__ import annotations
+
+import asyncio
+import mailbox
+
+from tests.helpers.delivery import HTML, status, submit
+
+
+async def test_maildir_delivery(server, account, make_worker, r, tmp_path):
+    message_id = await asyncio.to_thread(submit, server.smtp_port, account, html=HTML)
+    worker = await make_worker(delivery=f"maildir://{tmp_path}/Maildir")
+    await worker.drain()
+    assert status(r, message_id) == "delivered"
+    (stored,) = mailbox.Maildir(tmp_path / "Maildir", create=False)
+    assert stored["Delivered-To"] == "alice@example.test"
+    assert stored["Return-Path"].startswith(f"<b-{message_id}-")
+    assert stored["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
