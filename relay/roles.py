@@ -231,6 +231,8 @@ def run(settings: Settings, *, roles: tuple[str, ...]) -> None:
 
     With TIDINGS_SMTP_PROCESSES > 1, extra submission processes are forked first; they
     share the ports through SO_REUSEPORT, so the kernel spreads connections over them.
+    Likewise TIDINGS_WORKER_PROCESSES > 1 forks extra delivery workers, which share the
+    queue through the consumer group.
     """
     runner = _event_loop_runner()
     for warning in startup_warnings(settings):
@@ -248,8 +250,12 @@ def run(settings: Settings, *, roles: tuple[str, ...]) -> None:
             # Made once here, so the processes never race to generate the certificate.
             context_for(settings.data_dir, settings.hostname, settings.tls_cert,
                         settings.tls_key)
-            children = [_fork_smtp(settings, url, runner)
-                        for _ in range(settings.effective_smtp_processes - 1)]
+            children += [_fork_role(settings, url, runner, "smtp")
+                         for _ in range(settings.effective_smtp_processes - 1)]
+        if "worker" in roles:
+            # Delivery is CPU-bound (rendering, DKIM): one process per core uses them all.
+            children += [_fork_role(settings, url, runner, "worker")
+                         for _ in range(settings.effective_worker_processes - 1)]
         try:
             runner(run_until_signalled(settings, url, roles=roles))
         finally:
@@ -260,18 +266,18 @@ def run(settings: Settings, *, roles: tuple[str, ...]) -> None:
                 os.waitpid(pid, 0)
 
 
-def _fork_smtp(settings: Settings, url: str, runner) -> int:
+def _fork_role(settings: Settings, url: str, runner, role: str) -> int:
     pid = os.fork()
     if pid:
         return pid
     code = 0
     try:
-        runner(run_until_signalled(settings, url, roles=("smtp",)))
+        runner(run_until_signalled(settings, url, roles=(role,)))
     except StartupError as error:
         print(f"tidings: {error}", file=sys.stderr)
         code = 1
     except BaseException:
-        log.exception("submission process failed")
+        log.exception("%s process failed", role)
         code = 1
     finally:
         # Never run the parent's clean-up (it owns the embedded Redis).

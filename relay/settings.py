@@ -178,6 +178,13 @@ class Settings(BaseSettings):
         description="How long the hosted copy behind the [WebVersion] link and the original "
         "links behind click tracking are kept (e.g. 30d).",
     )
+    worker_processes: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Delivery worker processes in `tidings serve` and `tidings worker`; 0: one "
+        "per CPU core.",
+    )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
     @field_validator("hostname", "bounce_domain")
@@ -256,6 +263,10 @@ class Settings(BaseSettings):
     @property
     def effective_smtp_processes(self) -> int:
         return self.smtp_processes or os.cpu_count() or 1
+
+    @property
+    def effective_worker_processes(self) -> int:
+        return self.worker_processes or os.cpu_count() or 1
 
     @property
     def effective_public_url(self) -> str:

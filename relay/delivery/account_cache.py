@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from relay import keys
-from relay.delivery.dkim import Signer
+from relay.delivery.dkim import Signer, signer_for
 from relay.dkim_keys import DkimKey
 
 #: Seconds a cached entry is trusted.
@@ -58,7 +58,8 @@ class AccountCache:
         signer = None
         if raw:
             text = {k.decode(): v.decode() for k, v in raw.items()}
-            signer = Signer(DkimKey(domain=domain, selector=text["selector"],
+            # Loading a private key costs tens of ms: only a new key makes a new Signer.
+            signer = signer_for(DkimKey(domain=domain, selector=text["selector"],
                                     algorithm=text["algorithm"],
                                     private_key=text["private_key"].encode(),
                                     public_key=text["public_key"]))

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 from html import escape, unescape
-from html.parser import HTMLParser
+from html.parser import HTMLParser, tagfind_tolerant
 from typing import AnyStr
 
 #: Tags whose ``href`` is a followable link.
@@ -64,6 +64,8 @@ def rewrite(
     """
     scanner = _Scanner(html, tags, track, keep)
     scanner.feed(html)
+    # What feed() left unparsed (an unfinished tag at the end) is parsed again from 0.
+    scanner.base = len(html) - len(scanner.rawdata)
     scanner.close()
     edits = scanner.edits
     if closing:
@@ -131,7 +133,7 @@ def link_target(value: str) -> str | None:
 
 
 class _Scanner(HTMLParser):
-    """Collects the edits; positions come from ``getpos`` mapped onto the source text."""
+    """Collects the edits, with positions as offsets into the source text."""
 
     def __init__(self, html: str, tags: Mapping[str, Tag], track, keep) -> None:
         # Entity-decoded text comes in one piece up to the next "<", which makes text
@@ -144,8 +146,32 @@ class _Scanner(HTMLParser):
         self.keep = keep
         self.edits: list[tuple[int, int, str]] = []
         self.body_end: int | None = None
-        self._line_starts: list[int] | None = None
         self._open: dict[str, int] = dict.fromkeys(RAW_TEXT | NO_LINKS, 0)
+        self._watched = RAW_TEXT | NO_LINKS | (LINK_TAGS if track is not None else frozenset())
+        #: Offset of the current token: the whole document is fed at once, so the parser's
+        #: index into its buffer is an index into `html` (plus `base` after close()).
+        self.base = 0
+        self._at = 0
+
+    def updatepos(self, i: int, j: int) -> int:
+        # Instead of the stdlib's line and column counting, which costs a scan of every
+        # token for newlines: the absolute offset is all _offset needs.
+        self._at = self.base + j
+        return j
+
+    def parse_starttag(self, i: int) -> int:
+        """The stdlib's, but a tag that can need no edit is skipped without reading its
+        attributes: most tags of a mail are <p>, <td>, <span>, and reading attributes is
+        most of the parser's cost. The tokenizing itself (where the tag ends) is the
+        stdlib's, so comments, scripts and odd markup are seen exactly as before."""
+        match = tagfind_tolerant.match(self.rawdata, i + 1)
+        if match is not None and match.group(1).lower() not in self._watched:
+            end = self.check_for_whole_start_tag(i)
+            if end < 0 or not self.tags or "[" not in self.rawdata[i:end]:
+                if end >= 0:
+                    self.lasttag = match.group(1).lower()
+                return end
+        return super().parse_starttag(i)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._open:
@@ -224,11 +250,8 @@ class _Scanner(HTMLParser):
             self.edits.append((start + begin, start + end, quote + new + quote))
 
     def _offset(self) -> int:
-        """The parser's (line, column) as an index into the source."""
-        if self._line_starts is None:
-            self._line_starts = _line_starts(self.html)
-        line, column = self.getpos()
-        return self._line_starts[line - 1] + column
+        """Where the token being handled starts in the source."""
+        return self._at
 
 
 def _attribute_spans(text: str) -> list[tuple[str, str | None, tuple[int, int]]]:
@@ -254,11 +277,3 @@ def _unquote(raw: str) -> str:
     return raw
 
 
-def _line_starts(text: str) -> list[int]:
-    # html.parser counts lines by "\n" alone, so a CR before it stays on its line.
-    starts = [0]
-    found = text.find("\n")
-    while found >= 0:
-        starts.append(found + 1)
-        found = text.find("\n", found + 1)
-    return starts

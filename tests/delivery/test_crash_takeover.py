@@ -35,6 +35,7 @@ async def test_killed_worker_message_delivered_once_by_the_other(
     env.update({f"TIDINGS_{name.upper()}": str(value) for name, value in settings.items()})
     env.update(TIDINGS_REDIS_URL=redis_url, TIDINGS_DATA_DIR=str(server.settings.data_dir),
                TIDINGS_HOSTNAME="tidings.test", TIDINGS_DELIVERY_TAKEOVER="2s",
+               TIDINGS_WORKER_PROCESSES="1",
                PYTHONPATH=str(ROOT))
     workers = [start_worker(env, tmp_path / f"worker{n}.log") for n in (1, 2)]
     try:
