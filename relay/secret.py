@@ -7,8 +7,10 @@ created atomically, so two processes starting together agree on one key.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 FILE_NAME = "secret.key"
@@ -19,12 +21,21 @@ def signing_key(data_dir: Path, configured: str | None) -> bytes:
         return configured.encode()
     path = data_dir / FILE_NAME
     data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    if path.exists():
         return _read(path)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_hex(32))
+    # Written in full under a private name, then linked into place: the link either makes
+    # the key visible complete or fails because another process's key won; a reader never
+    # sees a file still being written.
+    fd, temporary = tempfile.mkstemp(dir=data_dir, prefix=".secret-")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
     return _read(path)
 
 

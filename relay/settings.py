@@ -201,8 +201,14 @@ class Settings(BaseSettings):
         scheme = urlsplit(value).scheme if "://" in value else value
         if scheme not in DELIVERY_SCHEMES:
             raise ValueError(f"Unknown delivery URI scheme: {scheme}")
-        if scheme in ("smtp", "smtps") and not urlsplit(value).hostname:
-            raise ValueError(f"a smarthost URI needs a host, as in {scheme}://user:pass@host:port")
+        if scheme in ("smtp", "smtps"):
+            try:
+                host, port = urlsplit(value).hostname, urlsplit(value).port
+            except ValueError:
+                host, port = None, -1
+            if not host or port == 0 or port == -1:
+                raise ValueError(f"a smarthost URI needs a host and an optional port from 1 to "
+                                 f"65535, as in {scheme}://user:pass@host:port")
         if scheme == "maildir" and not urlsplit(value).path:
             raise ValueError("a Maildir URI needs a path, as in maildir:///var/mail/tidings")
         return value

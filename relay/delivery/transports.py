@@ -111,6 +111,10 @@ class MaildirTransport:
     def _write(self, envelope: Envelope, data: bytes) -> None:
         headers = (f"Return-Path: <{envelope.sender}>\r\n"
                    f"Delivered-To: {envelope.recipient}\r\n").encode()
+        # mailbox creates the tree only when the directory itself is missing; an existing
+        # empty directory (made by an installer or a script) must work as well.
+        for sub in ("tmp", "new", "cur"):
+            (self.path / sub).mkdir(parents=True, exist_ok=True)
         key = mailbox.Maildir(self.path, factory=None, create=True).add(headers + data)
         # mailbox writes and renames but never syncs: "delivered" must survive a crash.
         new = self.path / "new"

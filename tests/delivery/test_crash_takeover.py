@@ -77,3 +77,23 @@ async def test_long_gone_consumers_are_pruned_but_never_one_with_pending_entries
     await worker._prune_consumers()
     names = {c["name"] for c in r.xinfo_consumers(keys.QUEUE, keys.QUEUE_GROUP)}
     assert names == {"gone-with-entry"}
+
+
+async def test_a_slow_live_delivery_is_not_taken_over(server, account, dns_server, local_mx,
+                                                      make_worker, r):
+    """The claim is renewed while the MX stalls for several takeover bounds."""
+    mx = local_mx()
+    mx.stall = threading.Event()
+    settings = dict(mx_delivery(dns_server, mx), delivery_takeover="1s")
+    message_id = await asyncio.to_thread(submit, server.smtp_port, account)
+    slow, other = await make_worker(**settings), await make_worker(**settings)
+    delivering = asyncio.create_task(slow.drain())
+    await asyncio.to_thread(wait_for, lambda: mx.stalled >= 1)
+    for _ in range(15):  # 3 s: three times the takeover bound
+        await other.housekeeping()
+        assert not other.inflight, "a live delivery was taken over"
+        await asyncio.sleep(0.2)
+    mx.stall.set()
+    await delivering
+    assert len(mx.messages) == 1
+    assert event_names(r, message_id) == ["accepted", "delivered"]

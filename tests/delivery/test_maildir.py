@@ -17,3 +17,13 @@ async def test_maildir_delivery(server, account, make_worker, r, tmp_path):
     assert stored["Delivered-To"] == "alice@example.test"
     assert stored["Return-Path"].startswith(f"<b-{message_id}-")
     assert stored["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+async def test_an_existing_empty_directory_becomes_the_maildir(server, account, make_worker, r,
+                                                             tmp_path):
+    (tmp_path / "Maildir").mkdir()
+    message_id = await asyncio.to_thread(submit, server.smtp_port, account)
+    worker = await make_worker(delivery=f"maildir://{tmp_path}/Maildir")
+    await worker.drain()
+    assert status(r, message_id) == "delivered"
+    assert len(list((tmp_path / "Maildir" / "new").iterdir())) == 1

@@ -227,6 +227,17 @@ def test_serve_with_unknown_delivery_scheme(tmp_path):
                                         "ftp"]
 
 
+@pytest.mark.parametrize("uri", ["smtp://relay.example:notaport", "smtps://relay.example:70000",
+                                 "smtp://:25", "smtp://user:pass@"])
+@pytest.mark.parametrize("role", ["serve", "worker"])
+def test_bad_smarthost_uri_exits_with_one_line(tmp_path, role, uri):
+    done = tidings({"TIDINGS_DELIVERY": uri, "TIDINGS_DATA_DIR": str(tmp_path)}, role)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "tidings: TIDINGS_DELIVERY: a smarthost URI needs a host and an optional port from 1 "
+        f"to 65535, as in {uri.partition(':')[0]}://user:pass@host:port"]
+
+
 def test_serve_with_a_bad_config_key_exits_with_one_line(tmp_path):
     config = write_config(tmp_path, "TIDINGS_SMPT_PORT = 2525\n")
     done = tidings({"TIDINGS_DATA_DIR": str(tmp_path)}, "--config", str(config), "serve")

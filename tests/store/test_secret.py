@@ -41,3 +41,23 @@ def test_serve_with_a_damaged_key_file_says_so_in_one_line(tmp_path):
     assert done.returncode == 1
     lines = [line for line in done.stderr.splitlines() if "WARNING" not in line]
     assert len(lines) == 1 and lines[0].startswith("tidings: ") and "TIDINGS_SECRET" in lines[0]
+
+
+def _key_of(args) -> bytes:
+    data_dir, barrier = args
+    barrier.wait()
+    return signing_key(data_dir, None)
+
+
+def test_processes_starting_together_agree_on_one_key(tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    for attempt in range(5):
+        data_dir = tmp_path / str(attempt)
+        with context.Manager() as manager:
+            barrier = manager.Barrier(8)
+            with context.Pool(8) as pool:
+                keys = pool.map(_key_of, [(data_dir, barrier)] * 8)
+        assert len(set(keys)) == 1 and len(keys[0]) == 64
+        assert [p.name for p in data_dir.iterdir()] == ["secret.key"]
