@@ -125,16 +125,11 @@ print(*(s.getsockname()[1] for s in ss))')
   read -r smtp smtps http bounce <<<"$ports"
   TIDINGS_SMTP=$smtp
 
-  # Delivery goes to a Maildir, never to the default `mx`: rcpt@example.com would be
-  # looked up on the Internet, example.com's null MX would hard-bounce it, and every
-  # later message would take the "suppressed" path instead of the durable write.
-  # (The shared smtp-sink is no use as a smarthost either: it answers AUTH with 250,
-  # which SMTP clients treat as a failed login.)
-  MAILDIR=$WORK/maildir
-  local delivery="maildir://$MAILDIR"
-  # End to end, Tidings relays to the same smtp-sink as Postfix (no AUTH: smtp-sink's
-  # answer to AUTH is one no client accepts).
-  if [[ $MODE == e2e ]]; then delivery="smtp://127.0.0.1:$SINK_PORT"; fi
+  # Tidings relays to the same smtp-sink as Postfix, never to the default `mx`:
+  # rcpt@example.com would be looked up on the Internet, example.com's null MX would
+  # hard-bounce it, and every later message would take the "suppressed" path instead of
+  # the durable write. No AUTH: smtp-sink's answer to AUTH is one no client accepts.
+  local delivery="smtp://127.0.0.1:$SINK_PORT"
   TENV=(
     "TIDINGS_DATA_DIR=$WORK/tidings-data"
     "TIDINGS_SMTP_PORT=$smtp"
@@ -145,7 +140,7 @@ print(*(s.getsockname()[1] for s in ss))')
     "TIDINGS_DELIVERY=$delivery"
     "TIDINGS_PUBLIC_URL=https://t.bench.example"
   )
-  mkdir -p "$WORK/tidings-data" "$MAILDIR"
+  mkdir -p "$WORK/tidings-data"
   # setsid: Tidings and its children get a process group of their own, so cleanup can
   # stop exactly that group and nothing else.
   env "${TENV[@]}" setsid tidings serve >"$WORK/tidings.log" 2>&1 &
@@ -226,16 +221,11 @@ cleanup() {
 }
 
 # ---------------------------------------------------------------- measuring
-# Messages that have reached the far side so far: smtp-sink's counter for Postfix,
-# files in the Maildir for Tidings.
+# Messages that have reached the far side so far, by either system: smtp-sink's counter.
 delivered_count() {
   local n
-  if [[ $1 == postfix || $MODE == e2e ]]; then
-    n=$(tail -c 512 "$WORK/sink.log" 2>/dev/null | tr '\r' '\n' |
-      grep -o 'mesg=[0-9]*' | tail -n 1 | cut -d= -f2) || true
-  else
-    n=$(find "$MAILDIR" -type f \( -path '*/new/*' -o -path '*/cur/*' \) 2>/dev/null | wc -l) || true
-  fi
+  n=$(tail -c 512 "$WORK/sink.log" 2>/dev/null | tr '\r' '\n' |
+    grep -o 'mesg=[0-9]*' | tail -n 1 | cut -d= -f2) || true
   echo "${n:-0}"
 }
 
@@ -284,8 +274,6 @@ run_one() {
     fi
     sleep 0.1
   done
-  # Delivered copies are only counted, never read: drop them to spare the disk.
-  if [[ $system == tidings ]]; then find "$MAILDIR" -type f -delete 2>/dev/null || true; fi
 
   # End to end: everything delivered, divided by the time from the first message sent
   # to the last one seen delivered (to within the 0.1 s poll).

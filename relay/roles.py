@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from relay.delivery.account_cache import AccountCache
 from relay.delivery.attempt import Attempt, Links
 from relay.delivery.ledger import RETENTION
-from relay.delivery.transports import transport_from_uri
+from relay.delivery.transports import Transport, transport_from_uri
 from relay.delivery.worker import Worker
 from relay.redis_client import redis_client
 from relay.redis_embedded import EmbeddedRedis, durability_warnings
@@ -136,14 +136,7 @@ class WorkerRole:
 
 def build_worker(settings: Settings, client: aioredis.Redis, **options) -> Worker:
     """The worker of these settings over `client` (a binary-safe Redis client)."""
-    try:
-        transport = transport_from_uri(
-            settings.delivery, hostname=settings.hostname, nameservers=settings.nameservers,
-            mx_port=settings.mx_port,
-            connections_per_destination=settings.connections_per_destination,
-            timeout=settings.delivery_timeout)
-    except ValueError as error:
-        raise StartupError(f"TIDINGS_DELIVERY: {error}") from None
+    transport = delivery_transport(settings)
     links = Links(public_url=settings.effective_public_url.rstrip("/"),
                   bounce_domain=settings.effective_bounce_domain, hostname=settings.hostname,
                   key=signing_key(settings.data_dir, settings.secret))
@@ -171,6 +164,25 @@ def _redacted(uri: str) -> str:
         return uri
     scheme, _, credentials = head.partition("://")
     return f"{scheme}://{credentials.partition(':')[0]}:***@{host}"
+
+
+#: Scheduling priority of delivery workers that share a machine with submission.
+WORKER_NICENESS = 5
+
+
+def delivery_transport(settings: Settings) -> Transport:
+    """The transport TIDINGS_DELIVERY names; a problem with it is one line at start-up.
+
+    The parent of forked workers builds one too and drops it (it has opened nothing), so
+    such a problem stops start-up there rather than in each worker process."""
+    try:
+        return transport_from_uri(
+            settings.delivery, hostname=settings.hostname, nameservers=settings.nameservers,
+            mx_port=settings.mx_port,
+            connections_per_destination=settings.connections_per_destination,
+            timeout=settings.delivery_timeout)
+    except ValueError as error:
+        raise StartupError(f"TIDINGS_DELIVERY: {error}") from None
 
 
 def startup_warnings(settings: Settings) -> list[str]:
@@ -252,12 +264,22 @@ def run(settings: Settings, *, roles: tuple[str, ...]) -> None:
                         settings.tls_key)
             children += [_fork_role(settings, url, runner, "smtp")
                          for _ in range(settings.effective_smtp_processes - 1)]
+        here = roles
         if "worker" in roles:
+            delivery_transport(settings)
             # Delivery is CPU-bound (rendering, DKIM): one process per core uses them all.
-            children += [_fork_role(settings, url, runner, "worker")
-                         for _ in range(settings.effective_worker_processes - 1)]
+            # Beside submission, workers run in processes of their own at a lower priority,
+            # so that no rendering ever stalls an SMTP session: clients wait on submission,
+            # nobody waits on the queue by the millisecond.
+            beside_smtp = "smtp" in roles
+            count = settings.effective_worker_processes - (0 if beside_smtp else 1)
+            children += [_fork_role(settings, url, runner, "worker",
+                                    niceness=WORKER_NICENESS if beside_smtp else 0)
+                         for _ in range(count)]
+            if beside_smtp:
+                here = tuple(role for role in roles if role != "worker")
         try:
-            runner(run_until_signalled(settings, url, roles=roles))
+            runner(run_until_signalled(settings, url, roles=here))
         finally:
             for pid in children:
                 with contextlib.suppress(ProcessLookupError):
@@ -266,12 +288,14 @@ def run(settings: Settings, *, roles: tuple[str, ...]) -> None:
                 os.waitpid(pid, 0)
 
 
-def _fork_role(settings: Settings, url: str, runner, role: str) -> int:
+def _fork_role(settings: Settings, url: str, runner, role: str, *, niceness: int = 0) -> int:
     pid = os.fork()
     if pid:
         return pid
     code = 0
     try:
+        if niceness:
+            os.nice(niceness)
         runner(run_until_signalled(settings, url, roles=(role,)))
     except StartupError as error:
         print(f"tidings: {error}", file=sys.stderr)
