@@ -26,12 +26,13 @@ from relay.store.accounts import AccountError
 from relay.store.dkim import DkimError
 
 ROLES = {
-    "serve": ("smtp", "worker"),
+    "serve": ("smtp", "worker", "api"),
     "smtp": ("smtp",),
     "worker": ("worker",),
+    "api": ("api",),
 }
 #: Roles that later releases add; they refuse to start rather than pretend to run.
-NOT_YET = {"api": "the HTTP service", "bounces": "the bounce listener"}
+NOT_YET = {"bounces": "the bounce listener"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", help="run every role in one process group")
     commands.add_parser("smtp", help="run the SMTP submission role (587 + 465)")
     commands.add_parser("worker", help="run the delivery worker")
+    commands.add_parser("api", help="run the HTTP service (tracking links, health)")
     for name, what in NOT_YET.items():
         commands.add_parser(name, help=f"run {what} (not in this release)")
     commands.add_parser("demo", help="a guided tour on free local ports")

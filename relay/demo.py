@@ -3,15 +3,21 @@
 It starts Tidings on free local ports with its own embedded Redis in a fresh directory,
 creates a demo account with a DKIM key, sends messages through real SMTP with STARTTLS
 and AUTH (some that pass, some that break a rule), lets the delivery worker render, sign
-and deliver them into a local Maildir, and prints what happened and where to look.
+and deliver them into a local Maildir, opens one and clicks its link over HTTP as a mail
+program would, and prints what happened and where to look.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import email
+import email.policy
+import http.client
+import re
 import ssl
 import tempfile
+import urllib.parse
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -21,7 +27,7 @@ from relay import keys
 from relay.dkim_keys import generate
 from relay.redis_client import redis_client
 from relay.redis_embedded import EmbeddedRedis
-from relay.roles import build_worker, start_smtp
+from relay.roles import build_worker, start_api, start_smtp
 from relay.settings import Settings
 from relay.store import accounts, credentials
 from relay.store import dkim as dkim_store
@@ -33,7 +39,8 @@ SENDER = "hello@demo.example"
 def run_demo(settings: Settings) -> int:
     data_dir = Path(tempfile.mkdtemp(prefix="tidings-demo-"))
     demo_settings = settings.model_copy(update={
-        "data_dir": data_dir, "smtp_port": 0, "smtps_port": 0, "bind": "127.0.0.1",
+        "data_dir": data_dir, "smtp_port": 0, "smtps_port": 0, "http_port": 0,
+        "bind": "127.0.0.1",
         "hostname": "localhost", "redis_url": None,
         "delivery": f"maildir://{data_dir / 'Maildir'}"})
     embedded = EmbeddedRedis(data_dir)
@@ -48,21 +55,28 @@ def run_demo(settings: Settings) -> int:
 
 async def _tour(settings: Settings, url: str) -> None:
     role = await start_smtp(settings, url)
+    api = await start_api(settings, url)
+    # Links in the demo's mail lead to the demo's own HTTP service.
+    settings = settings.model_copy(update={"public_url": f"http://127.0.0.1:{api.port}"})
     client = redis_client(url, timeout=5)
     try:
         port = role.ports[0]
         login = await _demo_account(client)
         print(f"Tidings is listening on 127.0.0.1:{port} (STARTTLS) and "
-              f"127.0.0.1:{role.ports[1]} (TLS), with an embedded Redis in {settings.data_dir}")
+              f"127.0.0.1:{role.ports[1]} (TLS), HTTP on {settings.public_url}, with an "
+              f"embedded Redis in {settings.data_dir}")
         print(f"Account 'demo' created: login {login.login}, confirmed sender @demo.example\n")
         await client.sadd(keys.suppressed("demo"), "unsubscribed@example.com")
         for title, message in _messages():
             reply = await _send(port, login, message)
             print(f"  {title:<46} -> {reply}")
-        await _deliver(settings, url)
+        delivered = await _deliver(settings, url)
+        if delivered is not None:
+            await _open_and_click(delivered)
         await _summary(client, url.removeprefix("unix://"))
     finally:
         await client.aclose()
+        await api.stop()
         await role.stop()
 
 
@@ -76,6 +90,10 @@ async def _demo_account(client) -> credentials.Login:
 def _messages():
     welcome = _message("alice@example.com", "Welcome aboard",
                        "Hi Alice, thanks for signing up.\n\n[Unsubscribe]\n")
+    welcome.add_alternative(
+        "<html><body><p>Hi Alice, thanks for signing up.</p>"
+        '<p><a href="https://demo.example/start?from=welcome">Get started</a></p>'
+        '<p><a href="[Unsubscribe]">Unsubscribe</a></p></body></html>', subtype="html")
     yield "a welcome mail to alice@example.com", welcome
     spoofed = _message("bob@example.com", "Hi", "Hello\n", sender="ceo@elsewhere.example")
     yield "From: a sender the account has not confirmed", spoofed
@@ -109,7 +127,7 @@ async def _send(port: int, login: credentials.Login, message: EmailMessage) -> s
         return f"{error.code} {error.message}"
 
 
-async def _deliver(settings: Settings, url: str) -> None:
+async def _deliver(settings: Settings, url: str) -> Path | None:
     """Run the delivery worker until the queue is empty, then show one delivered message."""
     client = redis_client(url, timeout=5, binary=True)
     worker = build_worker(settings, client)
@@ -131,6 +149,39 @@ async def _deliver(settings: Settings, url: str) -> None:
                 break
             if line.split(":", 1)[0].lower() in wanted:
                 print(f"    {line[:100]}")
+    return delivered[0] if delivered else None
+
+
+async def _open_and_click(delivered: Path) -> None:
+    """Do what the recipient's mail program does: load the pixel, follow the first link."""
+    message = email.message_from_bytes(delivered.read_bytes(), policy=email.policy.default)
+    html = message.get_body(("html",))
+    if html is None:
+        return
+    content = html.get_content()
+    pixel = re.search(r'src="(http://[^"]+/t/o/[^"]+)"', content)
+    link = re.search(r'href="(http://[^"]+/t/c/[^"]+)"', content)
+    # Hits within two seconds of delivery look like a link scanner's and do not count as
+    # unique opens or clicks (api/prefetch.py); a person takes longer than that.
+    await asyncio.sleep(2.5)
+    print("\nA moment later the recipient opens the message and clicks its link:")
+    for title, found in (("open pixel", pixel), ("tracked link", link)):
+        if found:
+            status, where = await asyncio.to_thread(_get, found[1])
+            print(f"  GET {found[1][:60]}... ({title}) -> {status} {where}")
+
+
+def _get(url: str) -> tuple[int, str]:
+    """One GET without following redirects: where a click leads is the point."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.request("GET", parts.path, headers={"User-Agent": "Tidings demo mail reader"})
+        response = connection.getresponse()
+        response.read()
+        return response.status, response.getheader("Location") or response.reason
+    finally:
+        connection.close()
 
 
 async def _summary(client, socket: str) -> None:

@@ -12,7 +12,7 @@
 | `tidings:login:{login}` | hash | `account`, `hash` (keyed hash of the password), `created` |
 | `tidings:apikey:{key_id}` | hash | `account`, `hash` (keyed hash of the key's secret), `created` |
 | `tidings:suppressed:{name}` | set | addresses suppressed for the account (lower case) |
-| `tidings:msg:{id}` | hash | one accepted message: metadata and the raw bytes (`data`) |
+| `tidings:msg:{id}` | hash | one accepted message: metadata, `status`, `attempts`, `{outcome}_at`, and the raw bytes (`data`) until it is finished |
 | `tidings:queue` | stream | ids of messages due for a delivery attempt (field `id`); entries leave when a worker acknowledges them |
 | `tidings:retry` | sorted set | deferred message ids, scored by the epoch second of their next attempt |
 | `tidings:links:{id}` | list | the original links of a delivered message's HTML part, in click-token index order |

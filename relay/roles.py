@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import redis
 import redis.asyncio as aioredis
+import uvicorn
 
 from relay.delivery.account_cache import AccountCache
 from relay.delivery.attempt import Attempt, Links
@@ -166,6 +167,69 @@ def _redacted(uri: str) -> str:
     return f"{scheme}://{credentials.partition(':')[0]}:***@{host}"
 
 
+@dataclass
+class ApiRole:
+    """The HTTP service (uvicorn) running on this loop until `stop`."""
+
+    server: uvicorn.Server
+    task: asyncio.Task
+    sockets: list[socket.socket]
+    redis: aioredis.Redis
+
+    @property
+    def port(self) -> int:
+        return self.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        with contextlib.suppress(Exception):
+            await self.task
+        await self.server.shutdown(sockets=self.sockets)
+        await self.redis.aclose()
+
+
+async def start_api(settings: Settings, url: str) -> ApiRole:
+    """Serve the HTTP app on TIDINGS_HTTP_PORT on the running loop.
+
+    The socket is bound here, not by uvicorn, which would exit the process on a port in
+    use; uvicorn's serve() is not used either, because it takes over the signal handlers.
+    """
+    from api.app import create_app  # only the roles that serve HTTP load FastAPI
+
+    sock = _http_socket(settings)
+    # Binary-safe: the hosted copy of a message is bytes in any charset.
+    client = redis_client(url, timeout=settings.redis_timeout, binary=True)
+    app = create_app(redis=client, key=signing_key(settings.data_dir, settings.secret),
+                     public_url=settings.effective_public_url.rstrip("/"))
+    config = uvicorn.Config(app, lifespan="off", access_log=False, log_config=None,
+                            server_header=False, proxy_headers=True,
+                            forwarded_allow_ips=settings.forwarded_allow_ips)
+    config.load()
+    server = uvicorn.Server(config)
+    server.lifespan = config.lifespan_class(config)
+    await server.startup(sockets=[sock])
+    task = asyncio.create_task(server.main_loop())
+    role = ApiRole(server, task, [sock], client)
+    log.info("HTTP service on port %s (tracking links, health)", role.port)
+    return role
+
+
+def _http_socket(settings: Settings) -> socket.socket:
+    host = settings.bind or "::"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6 and not settings.bind:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # IPv4 too
+    try:
+        sock.bind((host, settings.http_port))
+    except OSError as error:
+        sock.close()
+        raise StartupError(bind_error("TIDINGS_HTTP_PORT", settings.http_port, error)) from None
+    sock.set_inheritable(True)
+    return sock
+
+
 #: Scheduling priority of delivery workers that share a machine with submission.
 WORKER_NICENESS = 5
 
@@ -231,6 +295,8 @@ async def run_until_signalled(settings: Settings, url: str, *, roles: tuple[str,
             started.append(await start_smtp(settings, url))
         if "worker" in roles:
             started.append(await start_worker(settings, url))
+        if "api" in roles:
+            started.append(await start_api(settings, url))
         await stop.wait()
         log.info("stopping")
     finally:

@@ -185,6 +185,11 @@ class Settings(BaseSettings):
         description="Delivery worker processes in `tidings serve` and `tidings worker`; 0: one "
         "per CPU core.",
     )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="Addresses of reverse proxies whose X-Forwarded-For the HTTP service "
+        "trusts for the client address of opens and clicks (comma-separated, `*` for any).",
+    )
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
     @field_validator("hostname", "bounce_domain")

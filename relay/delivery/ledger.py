@@ -85,7 +85,8 @@ async def finish(r: aioredis.Redis, message: QueuedMessage, entry_id: str, resul
         keys.web_copy(message.id), keys.links(message.id),
         result.outcome, entry_id, group, message.id, counter, write.json,
         message.recipient.lower(), "1" if result.hard else "0", repr(result.next_attempt),
-        int(retention), int(copy_retention), result.hosted_copy, *result.links)
+        int(retention), int(copy_retention), result.hosted_copy, repr(result.event.at),
+        *result.links)
     return bool(done)
 
 

@@ -57,6 +57,7 @@ async def test_delivered_rendered_signed_and_recorded(server, account, dns_serve
     assert status(r, message_id) == "delivered"
     assert event_names(r, message_id) == ["accepted", "delivered"]
     delivered = events(r, message_id)[1]
+    assert float(r.hget(keys.message(message_id), "delivered_at")) == delivered["at"]
     assert delivered["detail"]["reply"].startswith("250")
     assert r.lrange(keys.links(message_id), 0, -1) == [
         "https://shop.example/orders/1?a=1&b=2", "http://shop.example/help"]

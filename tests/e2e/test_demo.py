@@ -21,7 +21,12 @@ def test_demo_tour(tmp_path):
     assert "-> 554 5.7.1 Disallowed source address: ceo@elsewhere.example" in out
     assert "-> 554 5.7.1 Not allowed attachement type pdf" in out
     assert re.search(r"unsubscribed\s+-> 250 2\.0\.0 Ok: queued as \w{26}", out)
-    assert "{'accepted': '2', 'delivered': '1', 'rejected': '2', 'suppressed': '1'}" in out
+    assert ("{'accepted': '2', 'clicked': '1', 'clicked_unique': '1', 'delivered': '1', "
+            "'opened': '1', 'opened_unique': '1', 'rejected': '2', 'suppressed': '1'}") in out
+    # The open and the click went over the demo's own HTTP service.
+    assert re.search(r"/t/o/\S+ \(open pixel\) -> 200 OK", out)
+    assert re.search(r"/t/c/\S+ \(tracked link\) -> 302 https://demo\.example/start\?from=welcome",
+                     out)
     assert "delivered 1 message(s) into" in out
     # The message reached the demo Maildir, rendered and signed.
     path = Path(re.search(r"^  (/\S+/Maildir/new/\S+):$", out, re.MULTILINE)[1])

@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -102,9 +103,12 @@ def test_serve_account_send_stop(tmp_path: Path):
             if serve.poll() is not None:
                 raise AssertionError(f"serve exited with {serve.returncode}: "
                                      f"{log_path.read_text()}")
-            return accepts(smtp_port) and accepts(smtps_port)
+            return accepts(smtp_port) and accepts(smtps_port) and accepts(http_port)
 
         wait_for(serving, timeout=STEP_TIMEOUT, interval=0.1)
+        # serve runs the HTTP service too.
+        with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz", timeout=10) as got:
+            assert got.status == 200 and json.load(got) == {"status": "ok"}
         redis_pid = int(pid_file.read_text())
         assert pid_alive(redis_pid)
 

@@ -326,3 +326,21 @@ def test_an_http_public_url_is_warned_about(public_url, warned):
     assert bool(warnings) is warned
     if warned:
         assert "TIDINGS_PUBLIC_URL" in warnings[0] and "https" in warnings[0]
+
+
+@pytest.mark.parametrize("role", ["serve", "api"])
+def test_http_port_in_use_names_the_setting(tmp_path, redis_url, role):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = tidings({"TIDINGS_BIND": "127.0.0.1", "TIDINGS_SMTP_PORT": "0",
+                        "TIDINGS_SMTPS_PORT": "0", "TIDINGS_HTTP_PORT": str(port),
+                        "TIDINGS_REDIS_URL": redis_url, "TIDINGS_DATA_DIR": str(tmp_path),
+                        "TIDINGS_HOSTNAME": "tidings.test", "TIDINGS_DELIVERY": "maildir:///tmp/x",
+                        "TIDINGS_WORKER_PROCESSES": "1", "TIDINGS_SMTP_PROCESSES": "1"}, role)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"tidings: TIDINGS_HTTP_PORT: port {port} is already in use; stop the other program or "
+        "change TIDINGS_HTTP_PORT")

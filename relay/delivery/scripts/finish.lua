@@ -7,7 +7,8 @@
 -- ARGV[5] counter name  ARGV[6] event JSON  ARGV[7] recipient (lower case)
 -- ARGV[8] '1' for a hard bounce  ARGV[9] next attempt (epoch s, deferred only)
 -- ARGV[10] retention of a finished message (s)  ARGV[11] retention of the hosted copy (s)
--- ARGV[12] hosted copy bytes ('' for none)  ARGV[13..] original links
+-- ARGV[12] hosted copy bytes ('' for none)  ARGV[13] the outcome's time (epoch s)
+-- ARGV[14..] original links
 -- Returns 1 when recorded, 0 when the message was already finished (by a worker that took
 -- it over, or before a crash between this script and the ack): then only the ack happens,
 -- so an outcome is never counted twice.
@@ -28,7 +29,7 @@ if outcome == 'deferred' then
   redis.call('HSET', KEYS[1], 'status', 'deferred', 'next_attempt', ARGV[9])
   redis.call('ZADD', KEYS[3], ARGV[9], ARGV[4])
 else
-  redis.call('HSET', KEYS[1], 'status', outcome)
+  redis.call('HSET', KEYS[1], 'status', outcome, outcome .. '_at', ARGV[13])
   redis.call('HDEL', KEYS[1], 'data', 'next_attempt')
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[10]))
   if outcome == 'bounced' then
@@ -39,8 +40,8 @@ else
   elseif outcome == 'delivered' and ARGV[12] ~= '' then
     redis.call('SET', KEYS[8], ARGV[12], 'EX', tonumber(ARGV[11]))
     redis.call('DEL', KEYS[9])
-    if #ARGV >= 13 then
-      redis.call('RPUSH', KEYS[9], unpack(ARGV, 13))
+    if #ARGV >= 14 then
+      redis.call('RPUSH', KEYS[9], unpack(ARGV, 14))
       redis.call('EXPIRE', KEYS[9], tonumber(ARGV[11]))
     end
   end

@@ -1,0 +1,63 @@
+"""The HTTP service's application, built by a factory from plain values.
+
+Invariant: every failure leaves as JSON ``{"error": "..."}`` with a status that says what
+went wrong, through the one handler below; no traceback, exception text from a library
+or server internals ever reaches a client (the traceback goes to the log instead).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from redis import RedisError
+from starlette.exceptions import HTTPException
+
+from api.routes import health, tracking
+
+log = logging.getLogger(__name__)
+
+#: What Redis being away looks like: redis-py's errors, the socket's, asyncio's timeout.
+_UNAVAILABLE = (RedisError, OSError, TimeoutError)
+
+
+def create_app(*, redis: aioredis.Redis, key: bytes, public_url: str) -> FastAPI:
+    """The app over `redis`, which the caller owns, opens and closes.
+
+    `redis` must be a binary-safe client (``decode_responses=False``) used only on the
+    loop that serves the app: redis-py opens its connections on the loop of first use.
+    """
+    app = FastAPI(title="Tidings", summary="Transactional email relay")
+    app.state.redis = redis
+    app.state.key = key
+    app.state.public_url = public_url.rstrip("/")
+    for kind in (HTTPException, RequestValidationError, *_UNAVAILABLE, Exception):
+        app.add_exception_handler(kind, handle_error)
+    app.include_router(tracking.router)
+    app.include_router(health.router)
+    return app
+
+
+async def handle_error(request: Request, exc: Exception) -> JSONResponse:
+    """The one translation of exceptions into responses."""
+    if isinstance(exc, HTTPException):
+        # Starlette's own texts ("Not Found", "Method Not Allowed") and ours: safe to show.
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code,
+                            headers=exc.headers)
+    if isinstance(exc, RequestValidationError):
+        problems = "; ".join(_describe(error) for error in exc.errors())
+        return JSONResponse({"error": problems or "invalid request"}, status_code=422)
+    if isinstance(exc, _UNAVAILABLE):
+        log.warning("Redis unavailable for %s %s: %r", request.method, request.url.path, exc)
+        return JSONResponse({"error": "service temporarily unavailable"}, status_code=503,
+                            headers={"Retry-After": "5"})
+    log.error("unexpected error for %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"error": "internal server error"}, status_code=500)
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg"))
