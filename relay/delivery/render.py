@@ -6,12 +6,11 @@ accepted, so DKIM signs what the sender wrote and the output is CRLF-only like t
 (submission refuses a bare CR or LF). ``render`` never raises on a message the submission
 walker accepted: a part it cannot read is sent as written.
 
-The tags are ``[Unsubscribe]`` and ``[WebVersion]``, exactly as written. Parts are found
-by splitting at boundary lines the way the submission walker does, so rendering sees the
-parts whose rules were checked; only text/plain and text/html leaves that are not
-attachments are body parts. Each is decoded (transfer encoding, charset),
-edited as text, and re-encoded the same way, except that a 7bit or 8bit part which would
-get a line over 998 octets becomes quoted-printable.
+The tags are ``[Unsubscribe]`` and ``[WebVersion]``, in any letter case (as submission's
+`require` check reads them). Parts come from ``mime_parts``; only text/plain and
+text/html leaves that are not attachments are body parts. Each is decoded (transfer
+encoding, charset), edited as text, and re-encoded the same way, except that a 7bit or
+8bit part which would get a line over 998 octets becomes quoted-printable.
 """
 
 from __future__ import annotations
@@ -19,24 +18,18 @@ from __future__ import annotations
 import binascii
 import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import Message
 
 from relay.delivery.html_links import LinkIndex, Tag, closing_markup, rewrite, splice
+from relay.delivery.mime_parts import Part, body_parts, field_value, read_part
 
 UNSUBSCRIBE_TAG = "[Unsubscribe]"
 WEB_VERSION_TAG = "[WebVersion]"
 #: RFC 5322 limit on a line, CRLF excluded.
 MAX_LINE = 998
-#: Bounds already enforced at submission; here they only stop work on odd input.
-MAX_PARTS = 500
-MAX_DEPTH = 20
-
-_BODY_TYPES = frozenset({"text/plain", "text/html"})
 _UNENCODED = frozenset({"", "7bit", "8bit", "binary"})
 _REPLACED_FIELDS = frozenset({b"list-unsubscribe", b"list-unsubscribe-post"})
-_READ_FIELDS = (b"content-type", b"content-disposition", b"content-transfer-encoding")
 # A charset that writes these as themselves can take the ASCII we add, and keeps the
 # CRLFs we rely on; UTF-16, UTF-7 and friends cannot.
 _ASCII_PROBE = "".join(map(chr, range(0x20, 0x7F))) + "\r\n\t"
@@ -83,8 +76,8 @@ class Rendered:
 
 def render(raw: bytes, plan: RenderPlan) -> Rendered:
     """The message for its one recipient; deterministic, so a retry sends the same bytes."""
-    top = _read_part(raw, 0, len(raw), "text/plain")
-    bodies = [body for part in _body_parts(raw, top) if (body := _decode(raw, part))]
+    top = read_part(raw, 0, len(raw), "text/plain")
+    bodies = [body for part in body_parts(raw, top) if (body := _decode(raw, part))]
     inject = plan.unsubscribe_mode == "inject" and not any(
         UNSUBSCRIBE_TAG in body.text for body in bodies
     )
@@ -101,121 +94,15 @@ def render(raw: bytes, plan: RenderPlan) -> Rendered:
 
 
 @dataclass(frozen=True, slots=True)
-class _Part:
-    """One MIME entity: its header fields as (lower-case name, start, end) and body span."""
-
-    fields: tuple[tuple[bytes, int, int], ...]
-    header_end: int
-    body_start: int
-    end: int
-    #: compat32 holder of Content-Type and Content-Disposition, for the stdlib's param rules.
-    mime: Message
-    #: Set when a field deciding how the part is read appears twice: nothing is touched.
-    ambiguous: bool
-
-
-@dataclass(frozen=True, slots=True)
 class _Body:
-    part: _Part
+    part: Part
     is_html: bool
     charset: str
     encoding: str
     text: str
 
 
-def _read_part(data: bytes, start: int, end: int, default_type: str) -> _Part:
-    if data.startswith(b"\r\n", start, end):
-        header_end, body_start = start, start + 2
-    else:
-        split = data.find(b"\r\n\r\n", start, end)
-        header_end, body_start = (end, end) if split < 0 else (split + 2, split + 4)
-    fields = tuple(_fields(data, start, header_end))
-    mime = Message()
-    mime.set_default_type(default_type)
-    names = [name for name, _, _ in fields]
-    for name, s, e in fields:
-        if name in _READ_FIELDS:
-            # Not surrogateescape: compat32 would hand such values back as Header objects.
-            mime[name.decode()] = _value(data, s, e).decode("utf-8", "replace")
-    ambiguous = any(names.count(name) > 1 for name in _READ_FIELDS)
-    return _Part(fields, header_end, body_start, max(body_start, end), mime, ambiguous)
-
-
-def _fields(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
-    """(lower-case name, start, end) per field; a field's end includes its folds and CRLF."""
-    name, field_start, pos = b"", start, start
-    while pos < end:
-        eol = data.find(b"\r\n", pos, end)
-        line_end = end if eol < 0 else eol + 2
-        if pos > start and data[pos : pos + 1] not in (b" ", b"\t"):
-            yield name, field_start, pos
-            field_start = pos
-        if pos == field_start:
-            colon = data.find(b":", pos, line_end)
-            name = data[pos:colon].rstrip(b" \t").lower() if colon >= 0 else b""
-        pos = line_end
-    if pos > start:
-        yield name, field_start, pos
-
-
-def _value(data: bytes, start: int, end: int) -> bytes:
-    colon = data.find(b":", start, end)
-    return data[colon + 1 : end].replace(b"\r\n", b"").strip() if colon >= 0 else b""
-
-
-def _body_parts(data: bytes, top: _Part) -> Iterator[_Part]:
-    """The body parts, depth first in document order."""
-    pending: list[tuple[_Part, int]] = [(top, 0)]
-    seen = 0
-    while pending and seen < MAX_PARTS:
-        part, depth = pending.pop()
-        seen += 1
-        try:
-            if part.ambiguous:
-                continue
-            ctype = part.mime.get_content_type()
-            if ctype.startswith("multipart/") and depth < MAX_DEPTH:
-                # RFC 2046 section 5.1.5: the parts of a digest are messages unless declared.
-                default = "message/rfc822" if ctype == "multipart/digest" else "text/plain"
-                children = [_read_part(data, s, e, default) for s, e in _split(data, part)]
-                pending.extend((child, depth + 1) for child in reversed(children))
-            elif ctype in _BODY_TYPES and part.body_start > part.header_end:
-                mime = part.mime
-                if mime.get_content_disposition() != "attachment" and not mime.get_filename():
-                    yield part
-        except _UNREADABLE:
-            continue
-
-
-def _split(data: bytes, part: _Part) -> list[tuple[int, int]]:
-    """Spans of a multipart's children; a missing close delimiter ends the last at the end.
-
-    A delimiter is a line of ``--boundary``, optionally ``--``, then only blanks. The
-    search starts at the CRLF that ends the blank line, for a delimiter on the first line.
-    """
-    boundary = (part.mime.get_boundary() or "").encode("utf-8")
-    if not boundary:
-        return []
-    delimiter = b"\r\n--" + boundary
-    stop, pos, child = part.end, part.body_start - 2, -1
-    spans: list[tuple[int, int]] = []
-    while (found := data.find(delimiter, pos, stop)) >= 0:
-        after = found + len(delimiter)
-        closing = data.startswith(b"--", after, stop)
-        eol = data.find(b"\r\n", after, stop)
-        line_end = stop if eol < 0 else eol
-        if data[after + 2 if closing else after : line_end].strip(b" \t"):
-            pos = after
-            continue
-        if child >= 0:
-            spans.append((child, found))
-        if closing:
-            return spans
-        child, pos = min(line_end + 2, stop), line_end
-    return spans + [(child, stop)] if child >= 0 else spans
-
-
-def _decode(data: bytes, part: _Part) -> _Body | None:
+def _decode(data: bytes, part: Part) -> _Body | None:
     encoding = (part.mime.get("content-transfer-encoding") or "").strip().lower()
     raw = data[part.body_start : part.end]
     try:
@@ -315,12 +202,12 @@ def _body_edits(data: bytes, body: _Body, text: str) -> list[Edit]:
     return edits
 
 
-def _header_edits(data: bytes, top: _Part, plan: RenderPlan) -> list[Edit]:
+def _header_edits(data: bytes, top: Part, plan: RenderPlan) -> list[Edit]:
     """RFC 8058 fields in place of the client's, and a Message-ID when there is none."""
     edits: list[Edit] = []
     has_id = False
     for name, start, end in top.fields:
-        blank_id = name == b"message-id" and not _value(data, start, end)
+        blank_id = name == b"message-id" and not field_value(data, start, end)
         if name in _REPLACED_FIELDS or blank_id:
             edits.append((start, end, b""))
         has_id = has_id or (name == b"message-id" and not blank_id)
