@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from redis import RedisError
 from starlette.exceptions import HTTPException
 
-from api.routes import health, tracking
+from api.routes import admin, health, logs, messages, metrics, stats, suppressions, tracking
 
 log = logging.getLogger(__name__)
 
@@ -24,20 +24,31 @@ log = logging.getLogger(__name__)
 _UNAVAILABLE = (RedisError, OSError, TimeoutError)
 
 
-def create_app(*, redis: aioredis.Redis, key: bytes, public_url: str) -> FastAPI:
+def create_app(*, redis: aioredis.Redis, key: bytes, public_url: str,
+               admin_token: str | None = None) -> FastAPI:
     """The app over `redis`, which the caller owns, opens and closes.
 
     `redis` must be a binary-safe client (``decode_responses=False``) used only on the
     loop that serves the app: redis-py opens its connections on the loop of first use.
+
+    Without `admin_token` (TIDINGS_ADMIN_TOKEN) the admin API is absent, not just locked:
+    every /admin path is a 404 and the OpenAPI document does not list it.
     """
     app = FastAPI(title="Tidings", summary="Transactional email relay")
     app.state.redis = redis
     app.state.key = key
     app.state.public_url = public_url.rstrip("/")
+    app.state.metrics = metrics.Metrics()
     for kind in (HTTPException, RequestValidationError, *_UNAVAILABLE, Exception):
         app.add_exception_handler(kind, handle_error)
     app.include_router(tracking.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
+    for router in (stats.router, messages.router, logs.router, suppressions.router):
+        app.include_router(router)
+    app.state.admin_token = admin_token or None
+    if app.state.admin_token:
+        app.include_router(admin.router)
     return app
 
 

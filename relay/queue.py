@@ -1,10 +1,11 @@
 """The delivery queue: a Redis stream of accepted message ids, consumed by a consumer group.
 
-Invariant: a message is stored, its id added to the stream and its events recorded by
-one atomic Lua call (`scripts/accept.lua` behind the stats `record_event` library), and
-the SMTP front end answers 250 only after that call has returned, i.e. (with appendfsync
-always) after it is on disk. The writer never trims the stream: an entry leaves only
-when a worker acknowledges it, so no cap can lose mail.
+Invariant: a message is stored, its id added to the stream, its events recorded and the
+message indexed for search (`/v1/messages`) by one atomic Lua call (`scripts/accept.lua`
+behind the stats `record_event` library), and the SMTP front end answers 250 only after
+that call has returned, i.e. (with appendfsync always) after it is on disk. The writer
+never trims the stream: an entry leaves only when a worker acknowledges it, so no cap can
+lose mail.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import redis.asyncio as aioredis
 from relay import keys
 from relay.store import rates
 from relay.store.messages import AcceptedMessage, record_fields
+from stats import keys as stats_keys
 from stats import recorder
 from stats.events import Event, EventName
 
@@ -40,10 +42,11 @@ async def accept(r: aioredis.Redis, message: AcceptedMessage, *, detail: dict,
     fields = record_fields(message)
     flat = [item for pair in fields.items() for item in pair]
     result = await r.eval(
-        ACCEPT_SCRIPT, 7, keys.message(message.id), keys.QUEUE,
+        ACCEPT_SCRIPT, 9, keys.message(message.id), keys.QUEUE,
         rates.counter_key(message.account, message.received),
         keys.suppressed(message.account), accepted.day, accepted.timeline,
-        keys.version(message.account),
+        keys.version(message.account), stats_keys.messages(message.account),
+        stats_keys.recipient(message.account, message.recipient),
         message.id, message.recipient.lower(), rates.COUNTER_TTL, accepted.json, suppressed,
         rules_version, message.data, *flat)
     if result == -1:

@@ -200,7 +200,8 @@ async def start_api(settings: Settings, url: str) -> ApiRole:
     # Binary-safe: the hosted copy of a message is bytes in any charset.
     client = redis_client(url, timeout=settings.redis_timeout, binary=True)
     app = create_app(redis=client, key=signing_key(settings.data_dir, settings.secret),
-                     public_url=settings.effective_public_url.rstrip("/"))
+                     public_url=settings.effective_public_url.rstrip("/"),
+                     admin_token=settings.admin_token)
     config = uvicorn.Config(app, lifespan="off", access_log=False, log_config=None,
                             server_header=False, proxy_headers=True,
                             forwarded_allow_ips=settings.forwarded_allow_ips)

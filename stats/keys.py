@@ -6,8 +6,14 @@
 | `tidings:stats:{account}:log` | stream | rejections and processing problems (field `event`: Event JSON) |
 | `tidings:stats:-:log` | stream | the operator log: rejections before any account is known |
 | `tidings:stats:timeline:{message id}` | list | the message's events in order (Event JSON) |
+| `tidings:stats:{account}:messages` | sorted set | the account's message ids, scored by acceptance time (epoch s) |
+| `tidings:stats:{account}:rcpt:{recipient}` | sorted set | the same, for one recipient (lower case) |
 
 Day hashes and timelines expire (RETENTION_*); logs are capped in length (LOG_MAXLEN).
+The two message indexes (for `/v1/messages` search) are written by the acceptance script
+and live as long as a timeline: each write renews the key's expiry and drops the members
+older than RETENTION_TIMELINE, so an index stays bounded; readers skip a member whose
+message is gone.
 `-` cannot be an account name, so the operator log cannot collide with an account's.
 """
 
@@ -31,3 +37,11 @@ def log(account: str | None) -> str:
 
 def timeline(message_id: str) -> str:
     return f"{PREFIX}timeline:{message_id}"
+
+
+def messages(account: str) -> str:
+    return f"{PREFIX}{account}:messages"
+
+
+def recipient(account: str, address: str) -> str:
+    return f"{PREFIX}{account}:rcpt:{address.lower()}"

@@ -38,10 +38,12 @@ async def open_pixel(token: str, request: Request, r: RedisDep, key: KeyDep) -> 
     found = tokens.verify(key, tokens.TokenKind.OPEN, token)
     message = found and await tracking.message_of(r, found.message_id)
     if not message:
+        _count(request, "open", "not_found")
         # Still an image, so a mail client shows nothing broken.
         return Response(pages.PIXEL, status_code=404, media_type="image/gif", headers=PRIVATE)
     now = time.time()
     await tracking.record_open(r, found.message_id, at=now, **_hit(request, message, now))
+    _count(request, "open", "recorded")
     return Response(pages.PIXEL, media_type="image/gif", headers=PRIVATE)
 
 
@@ -50,12 +52,15 @@ async def click(token: str, request: Request, r: RedisDep, key: KeyDep) -> Respo
     found = tokens.verify(key, tokens.TokenKind.CLICK, token)
     message = found and await tracking.message_of(r, found.message_id)
     if not message:
+        _count(request, "click", "not_found")
         return _page(pages.NOT_FOUND, 404)
     now = time.time()
     link = await tracking.record_click(r, found.message_id, found.index, at=now,
                                        **_hit(request, message, now))
     if link is None:
+        _count(request, "click", "not_found")
         return _page(pages.NOT_FOUND, 404)
+    _count(request, "click", "recorded")
     # Passed through as stored: the worker kept only http(s) links of the sender's HTML.
     return RedirectResponse(link, status_code=302, headers=PRIVATE)
 
@@ -77,9 +82,11 @@ async def unsubscribe(token: str, request: Request, r: RedisDep, key: KeyDep) ->
     """
     found = tokens.verify(key, tokens.TokenKind.UNSUBSCRIBE, token)
     if not found or not await tracking.message_of(r, found.message_id):
+        _count(request, "unsubscribe", "not_found")
         return _page(pages.NOT_FOUND, 404)
     await tracking.unsubscribe(r, found.message_id, at=time.time(),
                                client_ip=_client_ip(request))
+    _count(request, "unsubscribe", "recorded")
     return _page(pages.UNSUBSCRIBED)
 
 
@@ -91,6 +98,10 @@ async def web_version(token: str, r: RedisDep, key: KeyDep) -> Response:
         return _page(pages.NOT_FOUND, 404)
     return HTMLResponse(pages.web_version(copy),
                         headers=PRIVATE | {"Content-Security-Policy": WEB_POLICY})
+
+
+def _count(request: Request, kind: str, outcome: str) -> None:
+    request.app.state.metrics.tracking_hits.labels(kind=kind, outcome=outcome).inc()
 
 
 def _hit(request: Request, message: tracking.TrackedMessage, now: float) -> dict:

@@ -3,6 +3,7 @@
 -- One atomic script: all of it is written (and, with appendfsync always, on disk) or none.
 -- KEYS[1] message hash  KEYS[2] queue stream  KEYS[3] rate counter  KEYS[4] suppression set
 -- KEYS[5] day counters  KEYS[6] message timeline  KEYS[7] the account's rules version
+-- KEYS[8] the account's message index  KEYS[9] the account's index for this recipient
 -- ARGV[1] message id  ARGV[2] recipient (lower case)  ARGV[3] rate counter ttl
 -- ARGV[4] accepted event JSON  ARGV[5] suppressed event JSON
 -- ARGV[6] the rules version the transaction was judged by  ARGV[7] raw message
@@ -31,6 +32,14 @@ else
 end
 redis.call('INCR', KEYS[3])
 redis.call('EXPIRE', KEYS[3], tonumber(ARGV[3]))
+-- The search indexes of /v1/messages, kept as long as the timeline (RETENTION_TIMELINE,
+-- from the record_event library): older members are dropped, so each index stays bounded.
+local received = tonumber(redis.call('HGET', KEYS[1], 'received'))
+for _, index in ipairs({KEYS[8], KEYS[9]}) do
+  redis.call('ZADD', index, received, ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. (received - RETENTION_TIMELINE))
+  redis.call('EXPIRE', index, RETENTION_TIMELINE)
+end
 record_event(KEYS[5], KEYS[6], '', 'accepted', ARGV[4])
 if suppressed then
   record_event(KEYS[5], KEYS[6], '', 'suppressed', ARGV[5])

@@ -1,0 +1,46 @@
+"""`GET /metrics`: the queue as Prometheus sees it, read from Redis at scrape time."""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from relay import keys, tokens
+
+
+def samples(text: str) -> dict[str, float]:
+    def name(sample) -> str:
+        labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+        return sample.name + (f"{{{labels}}}" if labels else "")
+
+    return {name(sample): sample.value for family in text_string_to_metric_families(text)
+            for sample in family.samples}
+
+
+def test_queue_figures(http, r):
+    empty = samples(http.get("/metrics").text)
+    assert empty["tidings_queue_messages"] == 0 and empty["tidings_queue_oldest_age_seconds"] == 0
+    old = int((time.time() - 90) * 1000)
+    r.xadd(keys.QUEUE, {"id": "a"}, id=f"{old}-0")
+    r.xadd(keys.QUEUE, {"id": "b"})
+    r.xgroup_create(keys.QUEUE, keys.QUEUE_GROUP, id="0")
+    r.xreadgroup(keys.QUEUE_GROUP, "w1", {keys.QUEUE: ">"}, count=1)
+    r.zadd(keys.RETRY, {"c": time.time() + 60, "d": time.time() + 120, "e": time.time()})
+    response = http.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    got = samples(response.text)
+    assert got["tidings_queue_messages"] == 2
+    assert got["tidings_queue_in_delivery"] == 1
+    assert got["tidings_queue_deferred"] == 3
+    assert 89 <= got["tidings_queue_oldest_age_seconds"] <= 120
+
+
+def test_tracking_hits_are_counted(http, delivered):
+    message = delivered()
+    assert http.get(message.path(tokens.TokenKind.OPEN)).status_code == 200
+    assert http.get("/t/o/" + "x" * 50).status_code == 404
+    got = samples(http.get("/metrics").text)
+    assert got["tidings_tracking_hits_total{kind=open,outcome=recorded}"] == 1
+    assert got["tidings_tracking_hits_total{kind=open,outcome=not_found}"] == 1
