@@ -14,6 +14,7 @@ import datetime
 import email
 import email.policy
 import http.client
+import json
 import re
 import ssl
 import tempfile
@@ -61,7 +62,7 @@ async def _tour(settings: Settings, url: str) -> None:
     client = redis_client(url, timeout=5)
     try:
         port = role.ports[0]
-        login = await _demo_account(client)
+        login, api_key = await _demo_account(client)
         print(f"Tidings is listening on 127.0.0.1:{port} (STARTTLS) and "
               f"127.0.0.1:{role.ports[1]} (TLS), HTTP on {settings.public_url}, with an "
               f"embedded Redis in {settings.data_dir}")
@@ -73,18 +74,19 @@ async def _tour(settings: Settings, url: str) -> None:
         delivered = await _deliver(settings, url)
         if delivered is not None:
             await _open_and_click(delivered)
-        await _summary(client, url.removeprefix("unix://"))
+        await _summary(settings.public_url, api_key, url.removeprefix("unix://"))
     finally:
         await client.aclose()
         await api.stop()
         await role.stop()
 
 
-async def _demo_account(client) -> credentials.Login:
+async def _demo_account(client) -> tuple[credentials.Login, str]:
     await accounts.create(client, "demo")
     await accounts.add_sender(client, "demo", "@demo.example")
     await dkim_store.save(client, generate("demo.example"), replace=True)
-    return await credentials.create_login(client, "demo", "demo")
+    login = await credentials.create_login(client, "demo", "demo")
+    return login, (await credentials.create_key(client, "demo")).key
 
 
 def _messages():
@@ -168,27 +170,38 @@ async def _open_and_click(delivered: Path) -> None:
     for title, found in (("open pixel", pixel), ("tracked link", link)):
         if found:
             status, where = await asyncio.to_thread(_get, found[1])
-            print(f"  GET {found[1][:60]}... ({title}) -> {status} {where}")
+            shown = where if status == 302 else "OK" if status == 200 else where[:60]
+            print(f"  GET {found[1][:60]}... ({title}) -> {status} {shown}")
 
 
-def _get(url: str) -> tuple[int, str]:
-    """One GET without following redirects: where a click leads is the point."""
+def _get(url: str, headers: dict | None = None) -> tuple[int, str]:
+    """One GET without following redirects (where a click leads is the point): the status,
+    and the redirect target or else the body."""
     parts = urllib.parse.urlsplit(url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     try:
-        connection.request("GET", parts.path, headers={"User-Agent": "Tidings demo mail reader"})
+        connection.request("GET", target,
+                           headers={"User-Agent": "Tidings demo mail reader", **(headers or {})})
         response = connection.getresponse()
-        response.read()
-        return response.status, response.getheader("Location") or response.reason
+        body = response.read().decode("utf-8", "replace")
+        return response.status, response.getheader("Location") or body or response.reason
     finally:
         connection.close()
 
 
-async def _summary(client, socket: str) -> None:
+async def _summary(public_url: str, api_key: str, socket: str) -> None:
     today = datetime.datetime.now(datetime.UTC).date().isoformat()  # the account is on UTC
-    counts = await client.hgetall(stats_keys.day("demo", today))
-    print(f"\nToday's counters for 'demo': {dict(sorted(counts.items()))}")
+    path = f"/v1/stats?from={today}&to={today}"
+    status, body = await asyncio.to_thread(_get, public_url + path,
+                                           {"Authorization": f"Bearer {api_key}"})
+    totals = json.loads(body)["totals"] if status == 200 else body
+    shown = {name: value for name, value in totals.items() if value} if status == 200 else totals
+    print(f"\nGET {path} with the account's API key -> {status}")
+    print(f"  today's figures for 'demo': {shown}")
     print("\nWhere to look:")
+    print(f"  the statistics API: curl -H 'Authorization: Bearer {api_key}' "
+          f"'{public_url}{path}'   (while Tidings runs)")
     cli = f"redis-cli -s {socket}"
     print(f"  events:        {cli} LRANGE {stats_keys.timeline('<id>')} 0 -1"
           "   (while Tidings runs)")

@@ -21,8 +21,10 @@ def test_demo_tour(tmp_path):
     assert "-> 554 5.7.1 Disallowed source address: ceo@elsewhere.example" in out
     assert "-> 554 5.7.1 Not allowed attachement type pdf" in out
     assert re.search(r"unsubscribed\s+-> 250 2\.0\.0 Ok: queued as \w{26}", out)
-    assert ("{'accepted': '2', 'clicked': '1', 'clicked_unique': '1', 'delivered': '1', "
-            "'opened': '1', 'opened_unique': '1', 'rejected': '2', 'suppressed': '1'}") in out
+    # The figures came from the statistics API, over HTTP, with the account's key.
+    assert re.search(r"GET /v1/stats\?from=\S+ with the account's API key -> 200", out)
+    assert ("{'accepted': 2, 'rejected': 2, 'suppressed': 1, 'delivered': 1, 'opened': 1, "
+            "'opened_unique': 1, 'clicked': 1, 'clicked_unique': 1}") in out
     # The open and the click went over the demo's own HTTP service.
     assert re.search(r"/t/o/\S+ \(open pixel\) -> 200 OK", out)
     assert re.search(r"/t/c/\S+ \(tracked link\) -> 302 https://demo\.example/start\?from=welcome",
