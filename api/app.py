@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from redis import RedisError
 from starlette.exceptions import HTTPException
 
@@ -42,14 +43,31 @@ def create_app(*, redis: aioredis.Redis, key: bytes, public_url: str,
     for kind in (HTTPException, RequestValidationError, *_UNAVAILABLE, Exception):
         app.add_exception_handler(kind, handle_error)
     app.include_router(tracking.router)
-    app.include_router(health.router)
-    app.include_router(metrics.router)
+    app.include_router(health.router, responses=_errors(503))
+    app.include_router(metrics.router, responses=_errors(503))
     for router in (stats.router, messages.router, logs.router, suppressions.router):
-        app.include_router(router)
+        app.include_router(router, responses=_errors(401, 404, 422, 503))
     app.state.admin_token = admin_token or None
     if app.state.admin_token:
-        app.include_router(admin.router)
+        app.include_router(admin.router, responses=_errors(401, 404, 422, 503))
     return app
+
+
+class ErrorOut(BaseModel):
+    """Every error the service answers, whatever its status."""
+
+    error: str
+
+
+_MEANING = {401: "Missing, unknown or revoked credentials",
+            404: "No such resource for this account",
+            422: "The request is not valid: which field and why",
+            503: "Redis is unreachable; retry after the Retry-After seconds"}
+
+
+def _errors(*codes: int) -> dict:
+    """The error answers of a router, documented in OpenAPI with their real body."""
+    return {code: {"model": ErrorOut, "description": _MEANING[code]} for code in codes}
 
 
 async def handle_error(request: Request, exc: Exception) -> JSONResponse:
