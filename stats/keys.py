@@ -8,6 +8,9 @@
 | `tidings:stats:timeline:{message id}` | list | the message's events in order (Event JSON) |
 | `tidings:stats:{account}:messages` | sorted set | the account's message ids, scored by acceptance time (epoch s) |
 | `tidings:stats:{account}:rcpt:{recipient}` | sorted set | the same, for one recipient (lower case) |
+| `tidings:stats:-:totals` | hash | event counter name -> count since the start, all accounts (for /metrics) |
+| `tidings:stats:-:rejections` | hash | `"<code> <rule>"` -> rejections since the start, all accounts (for /metrics) |
+| `tidings:stats:-:delivery-latency` | hash | histogram of acceptance-to-delivery seconds: `le:<bound>` counts, `sum`, `count` |
 
 Day hashes and timelines expire (RETENTION_*); logs are capped in length (LOG_MAXLEN).
 The two message indexes (for `/v1/messages` search) are written by the acceptance script
@@ -15,6 +18,7 @@ and live as long as a timeline: each write renews the key's expiry and drops the
 older than RETENTION_TIMELINE, so an index stays bounded; readers skip a member whose
 message is gone.
 `-` cannot be an account name, so the operator log cannot collide with an account's.
+The three `-:` figures never expire: they are monotonic counters for Prometheus.
 """
 
 PREFIX = "tidings:stats:"
@@ -25,6 +29,12 @@ RETENTION_DAYS = 400 * 86400
 RETENTION_TIMELINE = 30 * 86400
 #: Approximate cap of each log stream.
 LOG_MAXLEN = 100_000
+#: Counters across all accounts, written by record_event and the delivery ledger.
+TOTALS = f"{PREFIX}{OPERATOR}:totals"
+REJECTIONS = f"{PREFIX}{OPERATOR}:rejections"
+DELIVERY_LATENCY = f"{PREFIX}{OPERATOR}:delivery-latency"
+#: Upper bounds (seconds) of the delivery latency histogram's buckets.
+LATENCY_BUCKETS = (1, 5, 15, 60, 300, 900, 3600, 14400, 86400)
 
 
 def day(account: str, local_date: str) -> str:

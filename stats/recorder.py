@@ -22,7 +22,8 @@ LOGGED = frozenset({EventName.REJECTED})
 _FUNCTION = resources.files("stats").joinpath("scripts/record_event.lua").read_text()
 #: Prepend to a script that calls record_event(day, timeline, log, name, json).
 LIBRARY = (f"local RETENTION_DAY, RETENTION_TIMELINE, LOG_MAXLEN = {keys.RETENTION_DAYS}, "
-           f"{keys.RETENTION_TIMELINE}, {keys.LOG_MAXLEN}\n{_FUNCTION}")
+           f"{keys.RETENTION_TIMELINE}, {keys.LOG_MAXLEN}\n"
+           f"local TOTALS, REJECTIONS = '{keys.TOTALS}', '{keys.REJECTIONS}'\n{_FUNCTION}")
 _RECORD_ALL = LIBRARY + """
 for i = 0, (#KEYS / 3) - 1 do
   record_event(KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3], ARGV[2 * i + 1], ARGV[2 * i + 2])

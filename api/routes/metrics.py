@@ -1,9 +1,10 @@
 """`GET /metrics`: Prometheus exposition of what the HTTP service can see.
 
 Invariant: every figure comes from Redis at scrape time or from this process's own
-counters, so any number of `tidings api` processes report the same queue, and no role
-has to be reachable over HTTP for the queue to be watched. Per-process figures of the
-SMTP and worker roles are not here yet (docs/http.md says what is).
+counters, so any number of `tidings api` processes report the same queue and the same
+totals of every role (SMTP, workers, tracking) on every host, and no other role has to be
+reachable over HTTP to be watched. The totals are written by the roles' own atomic
+scripts (stats/scripts/record_event.lua, relay/delivery/scripts/finish.lua).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import generate_latest
 
 from api.deps import RedisDep
@@ -52,4 +54,34 @@ async def metrics(request: Request, r: RedisDep) -> Response:
     figures.in_delivery.set(queue.in_delivery)
     figures.deferred.set(queue.deferred)
     figures.oldest.set(queue.oldest_age)
-    return Response(generate_latest(figures.registry), media_type=CONTENT_TYPE_LATEST)
+    events = await queue_view.event_figures(r)
+    shared = CollectorRegistry()
+    shared.register(_Snapshot(_families(events)))
+    body = generate_latest(figures.registry) + generate_latest(shared)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+class _Snapshot:
+    """A collector of families read once, for one scrape."""
+
+    def __init__(self, families: list) -> None:
+        self.families = families
+
+    def collect(self):
+        return iter(self.families)
+
+
+def _families(events: queue_view.EventFigures) -> list:
+    totals = CounterMetricFamily("tidings_events", "Events recorded, all accounts, by name "
+                                 "(bounces split into bounced_hard and bounced_soft)",
+                                 labels=["name"])
+    for name, count in sorted(events.totals.items()):
+        totals.add_metric([name], count)
+    rejected = CounterMetricFamily("tidings_smtp_rejections", "SMTP rejections by reply code "
+                                   "and rule, all accounts", labels=["code", "rule"])
+    for (code, rule), count in sorted(events.rejections.items()):
+        rejected.add_metric([code, rule], count)
+    latency = HistogramMetricFamily(
+        "tidings_delivery_latency_seconds", "Time from acceptance to delivery")
+    latency.add_metric([], events.latency_buckets, events.latency_sum)
+    return [totals, rejected, latency]

@@ -17,8 +17,11 @@ from stats import keys as stats_keys
 from stats import recorder
 from stats.events import Event, EventName
 
-FINISH_SCRIPT = recorder.LIBRARY + resources.files("relay.delivery").joinpath(
-    "scripts/finish.lua").read_text()
+FINISH_SCRIPT = (
+    recorder.LIBRARY
+    + f"local DELIVERY_LATENCY = '{stats_keys.DELIVERY_LATENCY}'\n"
+    + f"local LATENCY_BUCKETS = {{{', '.join(map(str, stats_keys.LATENCY_BUCKETS))}}}\n"
+    + resources.files("relay.delivery").joinpath("scripts/finish.lua").read_text())
 PROMOTE_SCRIPT = resources.files("relay.delivery").joinpath("scripts/promote.lua").read_text()
 RENEW_SCRIPT = resources.files("relay.delivery").joinpath("scripts/renew.lua").read_text()
 #: Statuses after which a message is never delivered again.

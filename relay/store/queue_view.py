@@ -1,4 +1,4 @@
-"""The queue as an operator sees it: how much waits, and for how long. Reads only.
+"""The queue and the event counters as an operator sees them, for /metrics. Reads only.
 
 Invariant: cheap enough to run on every Prometheus scrape: a fixed number of O(1) or
 O(log n) calls, whatever the queue holds.
@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from relay import keys
+from stats import keys as stats_keys
 
 
 @dataclass(frozen=True)
@@ -44,3 +45,42 @@ async def figures(r: aioredis.Redis, now: float) -> QueueFigures:
         oldest = max(0.0, now - millis / 1000)
     return QueueFigures(queued=queued, in_delivery=pending, deferred=deferred,
                         oldest_age=oldest)
+
+
+@dataclass(frozen=True)
+class EventFigures:
+    """Counters across all accounts since the start, for /metrics."""
+
+    #: Event counter name (accepted, rejected, delivered, bounced_hard, ...) -> count.
+    totals: dict[str, int]
+    #: (reply code, rule) -> rejections.
+    rejections: dict[tuple[str, str], int]
+    #: (upper bound in seconds or "+Inf", cumulative count) in bound order.
+    latency_buckets: list[tuple[str, int]]
+    latency_sum: float
+    latency_count: int
+
+
+async def event_figures(r: aioredis.Redis) -> EventFigures:
+    async with r.pipeline(transaction=False) as pipe:
+        pipe.hgetall(stats_keys.TOTALS)
+        pipe.hgetall(stats_keys.REJECTIONS)
+        pipe.hgetall(stats_keys.DELIVERY_LATENCY)
+        totals, rejections, latency = (
+            {_text(k): _text(v) for k, v in raw.items()} for raw in await pipe.execute())
+    by_rule = {}
+    for field, count in rejections.items():
+        code, _, rule = field.partition(" ")
+        by_rule[(code, rule)] = int(count)
+    cumulative, buckets = 0, []
+    for bound in [*map(str, stats_keys.LATENCY_BUCKETS), "+Inf"]:
+        cumulative += int(latency.get(f"le:{bound}", 0))
+        buckets.append((bound, cumulative))
+    return EventFigures(totals={name: int(count) for name, count in totals.items()},
+                        rejections=by_rule, latency_buckets=buckets,
+                        latency_sum=float(latency.get("sum", 0)),
+                        latency_count=int(latency.get("count", 0)))
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

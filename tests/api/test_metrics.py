@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import smtplib
 import time
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from relay import keys, tokens
@@ -44,3 +47,37 @@ def test_tracking_hits_are_counted(http, delivered):
     got = samples(http.get("/metrics").text)
     assert got["tidings_tracking_hits_total{kind=open,outcome=recorded}"] == 1
     assert got["tidings_tracking_hits_total{kind=open,outcome=not_found}"] == 1
+
+
+async def test_totals_of_every_role_across_accounts(server, account, make_worker, http,
+                                                    tmp_path):
+    """SMTP acceptances and rejections and worker deliveries, as any api process sees them."""
+    from email.message import EmailMessage
+
+    from tests.helpers.clients import submission
+    from tests.helpers.delivery import submit
+
+    await asyncio.to_thread(submit, server.smtp_port, account)
+    invoice = EmailMessage()
+    invoice["From"], invoice["To"], invoice["Subject"] = "news@shop.example", "a@b.test", "Hi"
+    invoice.set_content("Attached.")
+    invoice.add_attachment(b"%PDF", maintype="application", subtype="pdf", filename="x.pdf")
+
+    def send_invoice():
+        with submission(server.smtp_port, account.login, account.password) as client:
+            client.send_message(invoice)
+
+    with pytest.raises(smtplib.SMTPDataError):
+        await asyncio.to_thread(send_invoice)
+    worker = await make_worker(delivery=f"maildir://{tmp_path}/Maildir")
+    await worker.drain()
+
+    got = samples(http.get("/metrics").text)
+    assert got["tidings_events_total{name=accepted}"] == 1
+    assert got["tidings_events_total{name=delivered}"] == 1
+    assert got["tidings_events_total{name=rejected}"] == 1
+    assert got["tidings_smtp_rejections_total{code=554,rule=attachment}"] == 1
+    assert got["tidings_delivery_latency_seconds_count"] == 1
+    assert got["tidings_delivery_latency_seconds_bucket{le=1}"] == 1
+    assert got["tidings_delivery_latency_seconds_bucket{le=+Inf}"] == 1
+    assert 0 <= got["tidings_delivery_latency_seconds_sum"] < 1

@@ -9,6 +9,8 @@
 -- ARGV[10] retention of a finished message (s)  ARGV[11] retention of the hosted copy (s)
 -- ARGV[12] hosted copy bytes ('' for none)  ARGV[13] the outcome's time (epoch s)
 -- ARGV[14..] original links
+-- DELIVERY_LATENCY and LATENCY_BUCKETS (set by the caller chunk): a histogram of the time
+-- from acceptance to delivery, across all accounts, for /metrics.
 -- Returns 1 when recorded, 0 when the message was already finished (by a worker that took
 -- it over, or before a crash between this script and the ack): then only the ack happens,
 -- so an outcome is never counted twice.
@@ -37,7 +39,21 @@ else
     if ARGV[8] == '1' then
       redis.call('SADD', KEYS[4], ARGV[7])
     end
-  elseif outcome == 'delivered' and ARGV[12] ~= '' then
+  elseif outcome == 'delivered' then
+    local latency = tonumber(ARGV[13]) - (tonumber(redis.call('HGET', KEYS[1], 'received')) or
+                                          tonumber(ARGV[13]))
+    local bucket = '+Inf'
+    for _, bound in ipairs(LATENCY_BUCKETS) do
+      if latency <= bound then
+        bucket = tostring(bound)
+        break
+      end
+    end
+    redis.call('HINCRBY', DELIVERY_LATENCY, 'le:' .. bucket, 1)
+    redis.call('HINCRBY', DELIVERY_LATENCY, 'count', 1)
+    redis.call('HINCRBYFLOAT', DELIVERY_LATENCY, 'sum', latency)
+  end
+  if outcome == 'delivered' and ARGV[12] ~= '' then
     redis.call('SET', KEYS[8], ARGV[12], 'EX', tonumber(ARGV[11]))
     redis.call('DEL', KEYS[9])
     if #ARGV >= 14 then
