@@ -15,6 +15,9 @@ from relay.settings import Settings, load_settings
 from relay.store import accounts, credentials
 from tests.helpers.servers import ServerThread
 
+#: The test DNS server and recipient MX fixtures, for delivery and end-to-end tests alike.
+pytest_plugins = ["tests.helpers.mail_servers"]
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory) -> EmbeddedRedis:

@@ -1,4 +1,6 @@
-"""Fixtures for delivery: a test DNS server and recipient mail servers, all on free ports."""
+"""Fixtures for delivery: a test DNS server and recipient mail servers, all on free ports.
+
+Registered for every test directory by tests/conftest.py (pytest_plugins)."""
 
 from __future__ import annotations
 
