@@ -235,7 +235,7 @@ def _http_socket(settings: Settings) -> socket.socket:
 
 
 #: Scheduling priority of delivery workers that share a machine with submission.
-WORKER_NICENESS = 5
+WORKER_NICENESS = 10
 
 
 def delivery_transport(settings: Settings) -> Transport:

@@ -94,7 +94,10 @@ class Attempt:
                   "remote": outcome.remote, "attempt": attempt}
         if outcome.kind is Kind.DELIVERED:
             return Finish("delivered", _event(EventName.DELIVERED, message, now, detail),
-                          hosted_copy=rendered.data if rendered else b"",
+                          # Kept only where a [WebVersion] link leads to it: a copy of
+                          # every message would double what Redis writes per delivery.
+                          hosted_copy=rendered.data if rendered and rendered.web_version
+                          else b"",
                           links=rendered.links if rendered else ())
         if outcome.kind is Kind.BOUNCED:
             detail["type"] = "hard" if outcome.hard else "soft"

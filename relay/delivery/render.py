@@ -72,6 +72,8 @@ class Rendered:
     data: bytes
     #: The original http(s) links of the HTML parts; index i is click_url(i).
     links: tuple[str, ...]
+    #: Whether a body part links to the web version: only then is a hosted copy needed.
+    web_version: bool = False
 
 
 def render(raw: bytes, plan: RenderPlan) -> Rendered:
@@ -90,7 +92,8 @@ def render(raw: bytes, plan: RenderPlan) -> Rendered:
         except _UNREADABLE:
             if links:
                 links.forget(mark)
-    return Rendered(data=splice(raw, edits), links=tuple(links.urls) if links else ())
+    return Rendered(data=splice(raw, edits), links=tuple(links.urls) if links else (),
+                    web_version=any(WEB_VERSION_TAG in body.text for body in bodies))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,3 +27,16 @@ async def test_an_existing_empty_directory_becomes_the_maildir(server, account, 
     await worker.drain()
     assert status(r, message_id) == "delivered"
     assert len(list((tmp_path / "Maildir" / "new").iterdir())) == 1
+
+
+async def test_a_hosted_copy_is_kept_only_behind_a_web_version_link(server, account,
+                                                                    make_worker, r, tmp_path):
+    from relay import keys
+
+    plain = await asyncio.to_thread(submit, server.smtp_port, account)
+    linked = await asyncio.to_thread(submit, server.smtp_port, account, html=HTML)
+    worker = await make_worker(delivery=f"maildir://{tmp_path}/Maildir")
+    await worker.drain()
+    assert status(r, plain) == status(r, linked) == "delivered"
+    assert not r.exists(keys.web_copy(plain))
+    assert r.exists(keys.web_copy(linked))

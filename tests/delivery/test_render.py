@@ -588,3 +588,13 @@ def test_tag_in_any_case_is_replaced_as_submission_recognises_it(tag):
     assert tag.encode() not in out
     assert b"Bye: " + PLAN.unsubscribe_url.encode() in out
     assert out.count(PLAN.unsubscribe_url.encode()) == 2  # body and List-Unsubscribe: no footer
+
+
+@pytest.mark.parametrize(("text", "html", "expected"), [
+    ("Hello\n", None, False),
+    ("See [WebVersion]\n", None, True),
+    ("Hello\n", "<p><a href='[webversion]'>online</a></p>", True),
+    ("Hello [Unsubscribe]\n", "<p>Hi</p>", False),
+])
+def test_web_version_says_whether_a_hosted_copy_is_linked(text, html, expected):
+    assert render(build(text=text, html=html), PLAN).web_version is expected
