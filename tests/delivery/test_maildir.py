@@ -40,3 +40,15 @@ async def test_a_hosted_copy_is_kept_only_behind_a_web_version_link(server, acco
     assert status(r, plain) == status(r, linked) == "delivered"
     assert not r.exists(keys.web_copy(plain))
     assert r.exists(keys.web_copy(linked))
+
+
+async def test_links_are_kept_for_click_tracking_without_a_web_version_link(
+        server, account, make_worker, r, tmp_path):
+    from relay import keys
+
+    html = '<p><a href="https://shop.example/a">a</a> <a href="[Unsubscribe]">u</a></p>'
+    message_id = await asyncio.to_thread(submit, server.smtp_port, account, html=html)
+    worker = await make_worker(delivery=f"maildir://{tmp_path}/Maildir")
+    await worker.drain()
+    assert not r.exists(keys.web_copy(message_id))
+    assert r.lrange(keys.links(message_id), 0, -1) == ["https://shop.example/a"]

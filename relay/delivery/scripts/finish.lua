@@ -55,6 +55,8 @@ else
   end
   if outcome == 'delivered' and ARGV[12] ~= '' then
     redis.call('SET', KEYS[8], ARGV[12], 'EX', tonumber(ARGV[11]))
+  end
+  if outcome == 'delivered' then
     redis.call('DEL', KEYS[9])
     if #ARGV >= 14 then
       redis.call('RPUSH', KEYS[9], unpack(ARGV, 14))
