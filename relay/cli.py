@@ -26,13 +26,12 @@ from relay.store.accounts import AccountError
 from relay.store.dkim import DkimError
 
 ROLES = {
-    "serve": ("smtp", "worker", "api"),
+    "serve": ("smtp", "worker", "api", "bounces"),
     "smtp": ("smtp",),
     "worker": ("worker",),
     "api": ("api",),
+    "bounces": ("bounces",),
 }
-#: Roles that later releases add; they refuse to start rather than pretend to run.
-NOT_YET = {"bounces": "the bounce listener"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,9 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", help="run every role in one process group")
     commands.add_parser("smtp", help="run the SMTP submission role (587 + 465)")
     commands.add_parser("worker", help="run the delivery worker")
-    commands.add_parser("api", help="run the HTTP service (tracking links, health)")
-    for name, what in NOT_YET.items():
-        commands.add_parser(name, help=f"run {what} (not in this release)")
+    commands.add_parser("api", help="run the HTTP service (tracking, statistics, admin)")
+    commands.add_parser("bounces", help="run the bounce and complaint listener")
     commands.add_parser("demo", help="a guided tour on free local ports")
     add_account_parser(commands)
     add_dkim_parser(commands)
@@ -83,10 +81,6 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in ROLES:
         run(settings, roles=ROLES[args.command])
         return 0
-    if args.command in NOT_YET:
-        print(f"tidings {args.command}: {NOT_YET[args.command]} is not part of this release yet; "
-              "`tidings serve` runs what exists", file=sys.stderr)
-        return 2
     if args.command == "demo":
         from relay.demo import run_demo
 

@@ -82,7 +82,9 @@ class SmtpRole:
         for server in self.servers:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait_closed(), 10)
-        await self.handler.rules.stop()
+        rules = getattr(self.handler, "rules", None)  # the bounce listener caches none
+        if rules is not None:
+            await rules.stop()
         await self.redis.aclose()
 
 
@@ -234,6 +236,35 @@ def _http_socket(settings: Settings) -> socket.socket:
     return sock
 
 
+async def start_bounces(settings: Settings, url: str) -> SmtpRole:
+    """The bounce listener on TIDINGS_BOUNCE_PORT: the submission protocol without AUTH,
+    accepting mail only for our signed VERP addresses."""
+    from relay.bounces.listener import BounceHandler
+
+    client = redis_client(url, timeout=settings.redis_timeout)
+    handler = BounceHandler(client, key=signing_key(settings.data_dir, settings.secret),
+                            bounce_domain=settings.effective_bounce_domain,
+                            max_size=settings.max_message_size)
+    context = context_for(settings.data_dir, settings.hostname, settings.tls_cert,
+                          settings.tls_key)
+    factory = protocol_factory(handler, implicit_tls=False, tls_context=context,
+                               hostname=settings.hostname, max_size=settings.max_message_size,
+                               idle_timeout=settings.smtp_idle_timeout,
+                               sessions=SessionCounter(settings.max_sessions_per_ip),
+                               proxy_protocol=False)
+    try:
+        server = await start_listener(factory, host=settings.bind, port=settings.bounce_port,
+                                      ssl_context=None, reuse_port=False)
+    except OSError as error:
+        await client.aclose()
+        raise StartupError(bind_error("TIDINGS_BOUNCE_PORT", settings.bounce_port,
+                                      error)) from None
+    role = SmtpRole([server], client, handler)
+    log.info("bounce listener on port %s for *@%s", role.ports[0],
+             settings.effective_bounce_domain)
+    return role
+
+
 #: Scheduling priority of delivery workers that share a machine with submission.
 WORKER_NICENESS = 10
 
@@ -301,6 +332,8 @@ async def run_until_signalled(settings: Settings, url: str, *, roles: tuple[str,
             started.append(await start_worker(settings, url))
         if "api" in roles:
             started.append(await start_api(settings, url))
+        if "bounces" in roles:
+            started.append(await start_bounces(settings, url))
         await stop.wait()
         log.info("stopping")
     finally:

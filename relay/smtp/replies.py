@@ -27,6 +27,9 @@ R451_INTERNAL = "451 4.3.0 Internal server error"
 R451_RATE = "451 4.7.1 Sending rate exceeded, try again later"
 
 R501_SYNTAX = "501 5.5.2 Syntax error in parameters or arguments"
+#: The bounce listener's answer to any address that is not one of our signed VERP ones.
+R550_NO_SUCH_USER = "550 5.1.1 No such user"
+R452_TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
 R501_BASE64 = "501 5.5.2 Can't decode base64"
 R501_DATA_SYNTAX = "501 5.5.4 Syntax: DATA"
 R501_STARTTLS_SYNTAX = "501 5.5.4 Syntax: STARTTLS"

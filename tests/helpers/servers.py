@@ -27,17 +27,19 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 class ServerThread:
     """The SMTP role of `settings` on a private loop; `smtp_port`/`smtps_port` are bound ports."""
 
-    def __init__(self, settings: Settings, redis_url: str):
+    def __init__(self, settings: Settings, redis_url: str, start=None):
         self.settings = settings
         self.redis_url = redis_url
+        #: The role to run: start_smtp by default, or e.g. start_bounces.
+        self.start_role = start or start_smtp
         self.loop = new_event_loop()
         self.role: SmtpRole | None = None
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     def start(self) -> ServerThread:
         self.thread.start()
-        future = asyncio.run_coroutine_threadsafe(start_smtp(self.settings, self.redis_url),
-                                                  self.loop)
+        future = asyncio.run_coroutine_threadsafe(
+            self.start_role(self.settings, self.redis_url), self.loop)
         self.role = future.result(timeout=30)
         return self
 
