@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+from pathlib import Path
 
 import pytest
 
@@ -159,3 +160,42 @@ async def test_mail_to_the_unsubscribe_address_unsubscribes(
         250, "2.0.0 Ok")
     assert r.sismember("tidings:suppressed:shop", "alice@example.test")
     assert event_names(r, message_id)[-1] == "unsubscribed"
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "bounces" / "fixtures"
+
+
+@pytest.mark.parametrize(("fixture", "counter"), [
+    ("qmail_no_mailbox.eml", "bounced_hard"),
+    ("qmail_remote_mailbox_full.eml", "bounced_soft"),
+    ("postfix_plain_user_unknown.eml", "bounced_hard"),
+    ("exchange_ndr_recipient_not_found.eml", "bounced_hard"),
+    ("exim_rcpt_rejected.eml", "bounced_hard"),
+    ("gmail_failed_permanently.eml", "bounced_hard"),
+    ("yahoo_mailbox_full.eml", "bounced_soft"),
+])
+async def test_real_world_shaped_bounces_over_smtp(fixture, counter, server, listener, account,
+                                                   make_worker, serve_app, redis_url, r,
+                                                   tmp_path):
+    message_id, address = await delivered_message(server, account, make_worker, tmp_path)
+    raw = (FIXTURES / fixture).read_bytes().decode("utf-8", "replace").replace("\r\n", "\n")
+    assert send(listener.role.ports[0], address, raw) == (250, "2.0.0 Ok")
+    assert status(r, message_id) == "bounced"
+    totals = serve_app(redis_url).get("/v1/stats", headers=bearer(account)).json()["totals"]
+    assert totals[counter] == 1
+    assert totals["bounced_hard"] + totals["bounced_soft"] == 1
+
+
+def test_the_listener_refuses_smuggling_and_oversize(listener, make_settings):
+    """The submission protocol's protections, on the open port 25."""
+    from tests.helpers.clients import send_raw
+
+    key = signing_key(make_settings().data_dir, None)
+    address = verp.encode(key, verp.VerpKind.BOUNCE, "0" * 26, "tidings.test")
+    with smtplib.SMTP("127.0.0.1", listener.role.ports[0], timeout=30) as client:
+        client.ehlo("mx.example.test")
+        assert send_raw(client, "<>", address, b"Subject: x\r\n\r\nbare\nLF\r\n") == (
+            "554 5.6.0 Message could not be parsed: bare CR or LF")
+        client.rset()
+        huge = b"Subject: x\r\n\r\n" + b"x" * 1000 + (b"\r\n" + b"y" * 998) * 600 + b"\r\n"
+        assert send_raw(client, "<>", address, huge) == "554 5.3.4 Message exceeds fixed size limit"
