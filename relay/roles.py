@@ -23,7 +23,6 @@ import uvicorn
 
 from relay.delivery.account_cache import AccountCache
 from relay.delivery.attempt import Attempt, Links
-from relay.delivery.ledger import RETENTION
 from relay.delivery.transports import Transport, transport_from_uri
 from relay.delivery.worker import Worker
 from relay.redis_client import redis_client
@@ -33,6 +32,7 @@ from relay.settings import Settings
 from relay.smtp.handler import SubmissionHandler
 from relay.smtp.protocol import SessionCounter, protocol_factory, start_listener
 from relay.tls import context_for
+from stats import recorder
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def build_worker(settings: Settings, client: aioredis.Redis, **options) -> Worke
     attempt = Attempt(transport, AccountCache(client), links,
                       max_queue_age=settings.max_queue_age, **options)
     return Worker(client, attempt, concurrency=settings.delivery_concurrency,
-                  takeover=settings.delivery_takeover, retention=RETENTION,
+                  takeover=settings.delivery_takeover, retention=settings.message_retention,
                   copy_retention=settings.web_version_retention, **options)
 
 
@@ -320,6 +320,12 @@ def bind_error(setting: str, port: int, error: OSError) -> str:
 
 
 async def run_until_signalled(settings: Settings, url: str, *, roles: tuple[str, ...]) -> None:
+    client = redis_client(url, timeout=settings.redis_timeout)
+    try:
+        await recorder.store_retention(client, message_seconds=settings.message_retention,
+                                       stats_seconds=settings.stats_retention)
+    finally:
+        await client.aclose()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -178,6 +178,16 @@ class Settings(BaseSettings):
         description="How long the hosted copy behind the [WebVersion] link and the original "
         "links behind click tracking are kept (e.g. 30d).",
     )
+    message_retention: Duration = Field(
+        30 * 86400.0,
+        description="How long a message's record, its events and its search entries are kept "
+        "after its last event (e.g. 30d); its unsubscribe link works as long. Set the same on "
+        "every host.",
+    )
+    stats_retention: Duration = Field(
+        400 * 86400.0,
+        description="How long the daily counters behind /v1/stats are kept (e.g. 400d).",
+    )
     worker_processes: int = Field(
         0,
         ge=0,

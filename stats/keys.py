@@ -10,6 +10,7 @@
 | `tidings:stats:{account}:rcpt:{recipient}` | sorted set | the same, for one recipient (lower case) |
 | `tidings:stats:-:totals` | hash | event counter name -> count since the start, all accounts (for /metrics) |
 | `tidings:stats:-:rejections` | hash | `"<code> <rule>"` -> rejections since the start, all accounts (for /metrics) |
+| `tidings:stats:-:config` | hash | `retention_day`, `retention_timeline` (seconds): TIDINGS_STATS_RETENTION and TIDINGS_MESSAGE_RETENTION, written at start-up; absent fields mean the defaults below |
 | `tidings:stats:-:delivery-latency` | hash | histogram of acceptance-to-delivery seconds: `le:<bound>` counts, `sum`, `count` |
 
 Day hashes and timelines expire (RETENTION_*); logs are capped in length (LOG_MAXLEN).
@@ -23,12 +24,15 @@ The three `-:` figures never expire: they are monotonic counters for Prometheus.
 
 PREFIX = "tidings:stats:"
 OPERATOR = "-"
+#: Defaults of the retention settings (seconds).
 #: Daily counters are kept this long (seconds): a year and a bit, for year-on-year views.
 RETENTION_DAYS = 400 * 86400
 #: Per-message timelines are kept this long (seconds).
 RETENTION_TIMELINE = 30 * 86400
 #: Approximate cap of each log stream.
 LOG_MAXLEN = 100_000
+#: Retention settings as the Lua scripts read them (see the table above).
+CONFIG = f"{PREFIX}{OPERATOR}:config"
 #: Counters across all accounts, written by record_event and the delivery ledger.
 TOTALS = f"{PREFIX}{OPERATOR}:totals"
 REJECTIONS = f"{PREFIX}{OPERATOR}:rejections"

@@ -23,7 +23,19 @@ _FUNCTION = resources.files("stats").joinpath("scripts/record_event.lua").read_t
 #: Prepend to a script that calls record_event(day, timeline, log, name, json).
 LIBRARY = (f"local RETENTION_DAY, RETENTION_TIMELINE, LOG_MAXLEN = {keys.RETENTION_DAYS}, "
            f"{keys.RETENTION_TIMELINE}, {keys.LOG_MAXLEN}\n"
-           f"local TOTALS, REJECTIONS = '{keys.TOTALS}', '{keys.REJECTIONS}'\n{_FUNCTION}")
+           f"local TOTALS, REJECTIONS = '{keys.TOTALS}', '{keys.REJECTIONS}'\n"
+           # The operator's retention settings, as every process wrote them at start-up.
+           f"local configured = redis.call('HMGET', '{keys.CONFIG}', 'retention_day', "
+           f"'retention_timeline')\n"
+           f"RETENTION_DAY = tonumber(configured[1]) or RETENTION_DAY\n"
+           f"RETENTION_TIMELINE = tonumber(configured[2]) or RETENTION_TIMELINE\n{_FUNCTION}")
+
+
+async def store_retention(r: aioredis.Redis, *, message_seconds: float,
+                          stats_seconds: float) -> None:
+    """Make the retention settings the ones every script applies from now on."""
+    await r.hset(keys.CONFIG, mapping={"retention_day": int(stats_seconds),
+                                       "retention_timeline": int(message_seconds)})
 _RECORD_ALL = LIBRARY + """
 for i = 0, (#KEYS / 3) - 1 do
   record_event(KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3], ARGV[2 * i + 1], ARGV[2 * i + 2])

@@ -113,6 +113,3 @@ async def renew(r: aioredis.Redis, entry_ids: list[str], *, group: str,
     lost = await r.eval(RENEW_SCRIPT, 1, keys.QUEUE, group, consumer, *entry_ids)
     return {item.decode() if isinstance(item, bytes) else item for item in lost}
 
-
-#: A finished message's metadata stays as long as its timeline, for the message API.
-RETENTION = stats_keys.RETENTION_TIMELINE

@@ -145,6 +145,9 @@ def test_serve_account_send_stop(tmp_path: Path):
                              decode_responses=True, socket_timeout=10)
         try:
             assert client.hget(keys.message(queued[1]), "status") == "delivered"
+            # serve told every script the retention settings (here the defaults).
+            assert client.hgetall("tidings:stats:-:config") == {
+                "retention_day": str(400 * 86400), "retention_timeline": str(30 * 86400)}
         finally:
             client.close()
 
