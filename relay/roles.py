@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ from relay.secret import signing_key
 from relay.settings import Settings
 from relay.smtp.handler import SubmissionHandler
 from relay.smtp.protocol import SessionCounter, protocol_factory, start_listener
+from relay.store import sessions_view
 from relay.tls import context_for
 from stats import recorder
 
@@ -71,12 +73,18 @@ class SmtpRole:
     servers: list[asyncio.Server]
     redis: aioredis.Redis
     handler: SubmissionHandler
+    #: Reports the open sessions for /metrics (submission only).
+    reporter: asyncio.Task | None = None
 
     @property
     def ports(self) -> list[int]:
         return [server.sockets[0].getsockname()[1] for server in self.servers]
 
     async def stop(self) -> None:
+        if self.reporter is not None:
+            self.reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.reporter
         for server in self.servers:
             server.close()
         for server in self.servers:
@@ -115,7 +123,9 @@ async def start_smtp(settings: Settings, url: str) -> SmtpRole:
             await client.aclose()
             raise StartupError(bind_error(setting, port, error)) from None
     handler.rules.start()
-    role = SmtpRole(servers, client, handler)
+    reporter = asyncio.create_task(sessions_view.report_forever(
+        client, lambda: sessions.total, clock=time.time))
+    role = SmtpRole(servers, client, handler, reporter)
     log.info("SMTP submission on ports %s (STARTTLS) and %s (TLS)", *role.ports)
     return role
 

@@ -11,6 +11,7 @@
 | `tidings:stats:-:totals` | hash | event counter name -> count since the start, all accounts (for /metrics) |
 | `tidings:stats:-:rejections` | hash | `"<code> <rule>"` -> rejections since the start, all accounts (for /metrics) |
 | `tidings:stats:-:config` | hash | `retention_day`, `retention_timeline` (seconds): TIDINGS_STATS_RETENTION and TIDINGS_MESSAGE_RETENTION, written at start-up; absent fields mean the defaults below |
+| `tidings:stats:-:sessions` | hash | submission process name -> `"<open sessions> <epoch s of the report>"` |
 | `tidings:stats:-:delivery-latency` | hash | histogram of acceptance-to-delivery seconds: `le:<bound>` counts, `sum`, `count` |
 
 Day hashes and timelines expire (RETENTION_*); logs are capped in length (LOG_MAXLEN).
@@ -37,6 +38,7 @@ CONFIG = f"{PREFIX}{OPERATOR}:config"
 TOTALS = f"{PREFIX}{OPERATOR}:totals"
 REJECTIONS = f"{PREFIX}{OPERATOR}:rejections"
 DELIVERY_LATENCY = f"{PREFIX}{OPERATOR}:delivery-latency"
+SESSIONS = f"{PREFIX}{OPERATOR}:sessions"
 #: Upper bounds (seconds) of the delivery latency histogram's buckets.
 LATENCY_BUCKETS = (1, 5, 15, 60, 300, 900, 3600, 14400, 86400)
 

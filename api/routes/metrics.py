@@ -17,7 +17,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import generate_latest
 
 from api.deps import RedisDep
-from relay.store import queue_view
+from relay.store import queue_view, sessions_view
 
 router = APIRouter(tags=["operations"])
 
@@ -39,6 +39,9 @@ class Metrics:
         self.deferred = Gauge("tidings_queue_deferred",
                               "Deferred messages waiting for their next attempt",
                               registry=self.registry)
+        self.sessions = Gauge("tidings_smtp_sessions",
+                              "Open SMTP submission sessions, all processes",
+                              registry=self.registry)
         self.oldest = Gauge("tidings_queue_oldest_age_seconds",
                             "Age of the oldest entry in the delivery queue",
                             registry=self.registry)
@@ -54,6 +57,7 @@ async def metrics(request: Request, r: RedisDep) -> Response:
     figures.in_delivery.set(queue.in_delivery)
     figures.deferred.set(queue.deferred)
     figures.oldest.set(queue.oldest_age)
+    figures.sessions.set(await sessions_view.open_sessions(r, time.time()))
     events = await queue_view.event_figures(r)
     shared = CollectorRegistry()
     shared.register(_Snapshot(_families(events)))

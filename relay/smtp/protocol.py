@@ -46,6 +46,10 @@ class SessionCounter:
         self.open[ip] += 1
         return not self.cap or self.open[ip] <= self.cap
 
+    @property
+    def total(self) -> int:
+        return sum(self.open.values())
+
     def leave(self, ip: str) -> None:
         self.open[ip] -= 1
         if self.open[ip] <= 0:

@@ -81,3 +81,23 @@ async def test_totals_of_every_role_across_accounts(server, account, make_worker
     assert got["tidings_delivery_latency_seconds_bucket{le=1}"] == 1
     assert got["tidings_delivery_latency_seconds_bucket{le=+Inf}"] == 1
     assert 0 <= got["tidings_delivery_latency_seconds_sum"] < 1
+
+
+def test_open_smtp_sessions_of_every_process(server, http, r):
+    from stats import keys as stats_keys
+    from tests.helpers.clients import submission
+    from tests.helpers.servers import wait_for
+
+    first, second = submission(server.smtp_port), submission(server.smtp_port)
+    try:
+        # Each submission process reports its own count every few seconds.
+        wait_for(lambda: any(value.startswith("2 ")
+                             for value in r.hgetall(stats_keys.SESSIONS).values()), timeout=15)
+        assert samples(http.get("/metrics").text)["tidings_smtp_sessions"] == 2
+    finally:
+        first.close()
+        second.close()
+    # A process that stopped reporting long ago no longer counts.
+    r.hset(stats_keys.SESSIONS, "gone-host-1", f"7 {time.time() - 3600:.0f}")
+    got = samples(http.get("/metrics").text)["tidings_smtp_sessions"]
+    assert got <= 2 and not r.hexists(stats_keys.SESSIONS, "gone-host-1")
