@@ -42,7 +42,7 @@ def create_app(*, redis: aioredis.Redis, key: bytes, public_url: str,
     app.state.metrics = metrics.Metrics()
     for kind in (HTTPException, RequestValidationError, *_UNAVAILABLE, Exception):
         app.add_exception_handler(kind, handle_error)
-    app.include_router(tracking.router)
+    app.include_router(tracking.router, responses=_errors(422, 503))
     app.include_router(health.router, responses=_errors(503))
     app.include_router(metrics.router, responses=_errors(503))
     for router in (stats.router, messages.router, logs.router, suppressions.router):

@@ -19,7 +19,12 @@ from api.prefetch import is_prefetch
 from relay import tokens
 from relay.store import tracking
 
-router = APIRouter(prefix="/t", tags=["tracking"], include_in_schema=False)
+router = APIRouter(prefix="/t", tags=["tracking"])
+
+_GIF = {"content": {"image/gif": {}}}
+_HTML = {"content": {"text/html": {}}}
+_GONE = {"description": "Forged, altered or expired token, or a message no longer kept; "
+                        "never a redirect", **_HTML}
 
 #: Headers on every tracking response: never cached or indexed, and never sent onwards
 #: as a Referer, which would hand the token in the URL to the next site.
@@ -33,7 +38,9 @@ WEB_POLICY = ("default-src 'none'; img-src * data:; style-src 'unsafe-inline'; "
               "form-action 'none'; base-uri 'none'; frame-ancestors 'none'")
 
 
-@router.get("/o/{token}")
+@router.get("/o/{token}", response_class=Response, summary="Open pixel: records `opened`",
+            responses={200: {"description": "A 1x1 transparent GIF", **_GIF},
+                       404: {"description": "The same GIF; nothing recorded", **_GIF}})
 async def open_pixel(token: str, request: Request, r: RedisDep, key: KeyDep) -> Response:
     found = tokens.verify(key, tokens.TokenKind.OPEN, token)
     message = found and await tracking.message_of(r, found.message_id)
@@ -47,7 +54,9 @@ async def open_pixel(token: str, request: Request, r: RedisDep, key: KeyDep) -> 
     return Response(pages.PIXEL, media_type="image/gif", headers=PRIVATE)
 
 
-@router.get("/c/{token}")
+@router.get("/c/{token}", response_class=Response, status_code=302,
+            summary="Tracked link: records `clicked`, redirects to the original link",
+            responses={302: {"description": "To the link the sender wrote"}, 404: _GONE})
 async def click(token: str, request: Request, r: RedisDep, key: KeyDep) -> Response:
     found = tokens.verify(key, tokens.TokenKind.CLICK, token)
     message = found and await tracking.message_of(r, found.message_id)
@@ -65,7 +74,9 @@ async def click(token: str, request: Request, r: RedisDep, key: KeyDep) -> Respo
     return RedirectResponse(link, status_code=302, headers=PRIVATE)
 
 
-@router.get("/u/{token}")
+@router.get("/u/{token}", response_class=HTMLResponse,
+            summary="Unsubscribe page with a button; changes nothing",
+            responses={200: {"description": "The page", **_HTML}, 404: _GONE})
 async def unsubscribe_page(token: str, r: RedisDep, key: KeyDep) -> Response:
     found = tokens.verify(key, tokens.TokenKind.UNSUBSCRIBE, token)
     if not found or not await tracking.message_of(r, found.message_id):
@@ -73,7 +84,9 @@ async def unsubscribe_page(token: str, r: RedisDep, key: KeyDep) -> Response:
     return _page(pages.UNSUBSCRIBE_FORM)
 
 
-@router.post("/u/{token}")
+@router.post("/u/{token}", response_class=HTMLResponse,
+             summary="One-click unsubscribe (RFC 8058): records `unsubscribed`",
+             responses={200: {"description": "Confirmation page", **_HTML}, 404: _GONE})
 async def unsubscribe(token: str, request: Request, r: RedisDep, key: KeyDep) -> Response:
     """RFC 8058 one-click, and the page's own button; the body is not required.
 
@@ -90,7 +103,9 @@ async def unsubscribe(token: str, request: Request, r: RedisDep, key: KeyDep) ->
     return _page(pages.UNSUBSCRIBED)
 
 
-@router.get("/w/{token}")
+@router.get("/w/{token}", response_class=HTMLResponse,
+            summary="Web version of a message that links to it",
+            responses={200: {"description": "The message's HTML", **_HTML}, 404: _GONE})
 async def web_version(token: str, r: RedisDep, key: KeyDep) -> Response:
     found = tokens.verify(key, tokens.TokenKind.WEB, token)
     copy = found and await tracking.hosted_copy(r, found.message_id)
