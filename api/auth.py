@@ -15,7 +15,7 @@ from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.deps import RedisDep
-from relay.store import account_view
+from relay.store import credentials as credentials_store
 
 #: Declares the scheme in /openapi.json; the check itself is ours, so every failure is 401.
 _BEARER = HTTPBearer(auto_error=False, description="An API key: `tid_<key id>_<secret>`")
@@ -29,7 +29,7 @@ async def authenticated_account(
     if credentials is None or not credentials.credentials.strip():
         raise HTTPException(401, "missing API key: send Authorization: Bearer <api key>",
                             headers=_CHALLENGE)
-    account = await account_view.account_for_key(r, credentials.credentials.strip())
+    account = await credentials_store.verify_key(r, credentials.credentials.strip())
     if account is None:
         raise HTTPException(401, "invalid or revoked API key", headers=_CHALLENGE)
     return account

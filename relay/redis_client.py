@@ -69,6 +69,11 @@ class _UnixConnection(_HiredisPacking, UnixDomainSocketConnection):
 #: and asyncio's timeout. Every caller that turns a failure into 451 catches exactly these.
 REDIS_FAILURES = (redis.RedisError, OSError, TimeoutError)
 
+
+def text(value: bytes | str | None) -> str | None:
+    """A reply value as text whichever client read it (binary-safe or decoding)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
 _FAST = {Connection: _TcpConnection, SSLConnection: _TlsConnection,
          UnixDomainSocketConnection: _UnixConnection}
 

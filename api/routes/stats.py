@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Query
 from api.auth import AccountDep
 from api.deps import RedisDep
 from api.schemas import Counts, DayOut, StatsOut
-from relay.store import account_view
+from relay.store import accounts
 from stats import query
 
 router = APIRouter(prefix="/v1", tags=["statistics"])
@@ -28,7 +28,7 @@ async def stats(
     date_from: Annotated[date | None, Query(alias="from", description="First local day, YYYY-MM-DD; default 29 days before `to`")] = None,  # noqa: E501
     date_to: Annotated[date | None, Query(alias="to", description="Last local day, YYYY-MM-DD; default today")] = None,  # noqa: E501
 ) -> StatsOut:
-    tz = await account_view.timezone(r, account)
+    tz = await accounts.timezone(r, account)
     first, last = query.recent_days(tz, time.time())
     date_to = date_to or (last if date_from is None else max(last, date_from))
     date_from = date_from or min(first, date_to)

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from relay import keys
 from relay.delivery.dkim import Signer, signer_for
-from relay.dkim_keys import DkimKey
+from relay.store import dkim as dkim_store
 
 #: Seconds a cached entry is trusted.
 TTL = 5.0
@@ -54,14 +54,8 @@ class AccountCache:
         cached = self._signers.get(domain)
         if cached and cached[0] > self._clock():
             return cached[1]
-        raw = await self._r.hgetall(keys.dkim(domain))
-        signer = None
-        if raw:
-            text = {k.decode(): v.decode() for k, v in raw.items()}
-            # Loading a private key costs tens of ms: only a new key makes a new Signer.
-            signer = signer_for(DkimKey(domain=domain, selector=text["selector"],
-                                    algorithm=text["algorithm"],
-                                    private_key=text["private_key"].encode(),
-                                    public_key=text["public_key"]))
+        key = await dkim_store.load(self._r, domain)
+        # Loading a private key costs tens of ms: only a new key makes a new Signer.
+        signer = signer_for(key) if key is not None else None
         self._signers[domain] = (self._clock() + TTL, signer)
         return signer

@@ -27,7 +27,7 @@ from redis.exceptions import ResponseError
 from relay import keys
 from relay.delivery import ledger
 from relay.delivery.attempt import Attempt, ClaimLost
-from relay.redis_client import REDIS_FAILURES
+from relay.redis_client import REDIS_FAILURES, text
 
 log = logging.getLogger(__name__)
 
@@ -144,14 +144,14 @@ class Worker:
             keys.QUEUE, self.group, self.consumer, min_idle_time=int(self.takeover * 1000),
             start_id="0-0", count=free)
         for entry_id, fields in entries:
-            log.info("took over queue entry %s from a worker that stopped", _text(entry_id))
+            log.info("took over queue entry %s from a worker that stopped", text(entry_id))
             self._start(entry_id, fields)
 
     def _start(self, entry_id, fields) -> None:
-        entry_id = _text(entry_id)
+        entry_id = text(entry_id)
         if entry_id in self.inflight:
             return
-        message_id = _text((fields or {}).get(b"id") or (fields or {}).get("id") or "")
+        message_id = text((fields or {}).get(b"id") or (fields or {}).get("id") or "")
         task = asyncio.create_task(self._deliver(entry_id, message_id))
         self.inflight[entry_id] = task
         task.add_done_callback(lambda _: self.inflight.pop(entry_id, None))
@@ -207,7 +207,3 @@ class Worker:
         if self.inflight:
             await asyncio.wait(list(self.inflight.values()), timeout=timeout,
                                return_when="FIRST_COMPLETED" if first else "ALL_COMPLETED")
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

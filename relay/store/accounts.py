@@ -20,6 +20,7 @@ from policy.facts import AccountRules, UnsubscribeMode
 from policy.network import parse_network
 from policy.senders import normalize_sender
 from relay import keys
+from relay.redis_client import text
 
 NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 SWITCHES = {"on": "1", "off": "0"}
@@ -84,6 +85,12 @@ async def exists(r: aioredis.Redis, name: str) -> str:
     if not await r.sismember(keys.ACCOUNTS, name):
         raise AccountNotFound(f"no account named {name}")
     return name
+
+
+async def timezone(r: aioredis.Redis, name: str) -> str:
+    """The account's IANA timezone (UTC when none is recorded), with either kind of client:
+    the one reader for everything that files an event under the account's local day."""
+    return text(await r.hget(keys.account(name), "timezone")) or "UTC"
 
 
 async def list_names(r: aioredis.Redis) -> list[str]:

@@ -13,6 +13,8 @@ from importlib import resources
 import redis.asyncio as aioredis
 
 from relay import keys
+from relay.redis_client import text
+from relay.store import accounts
 from stats import keys as stats_keys
 from stats import recorder
 from stats.events import Event, EventName
@@ -27,19 +29,14 @@ async def message_owner(r: aioredis.Redis, message_id: str) -> tuple[str, str] |
     account, recipient = await r.hmget(keys.message(message_id), "account", "recipient")
     if account is None:
         return None
-    return _text(account), _text(recipient or b"")
-
-
-async def timezone(r: aioredis.Redis, account: str) -> str:
-    value = await r.hget(keys.account(account), "timezone")
-    return _text(value) if value else "UTC"
+    return text(account), text(recipient) or ""
 
 
 async def record(r: aioredis.Redis, *, account: str, message_id: str, recipient: str,
                  kind: EventName, hard: bool, detail: dict, at: float) -> bool:
     """Record a bounce (hard or soft) or a complaint; False when the message is gone."""
     event = Event(kind, account, message_id, at, {"recipient": recipient, **detail})
-    write = recorder.prepare(event, timezone=await timezone(r, account))
+    write = recorder.prepare(event, timezone=await accounts.timezone(r, account))
     if kind is EventName.BOUNCED:
         counter, suppress = ("bounced_hard" if hard else "bounced_soft"), hard
     else:
@@ -61,7 +58,3 @@ async def log_problem(r: aioredis.Redis, *, account: str | None, message_id: str
                   {"reason": "report_not_used", "reply": reason, "client_ip": client_ip})
     # Counted under a name of its own: it is not an SMTP rejection of the customer's mail.
     await r.eval(_LOG_ONLY, 1, stats_keys.log(account), "report_not_used", event.to_json())
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

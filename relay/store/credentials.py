@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from relay import keys
+from relay.redis_client import text
 from relay.store import accounts
 from relay.store.passwords import hash_secret, new_secret, verify_secret
 
@@ -88,14 +89,24 @@ async def revoke_key(r: aioredis.Redis, name: str, key_id: str) -> None:
     await r.srem(keys.api_keys(name), key_id)
 
 
+#: A well-formed hash that matches no secret, checked on a miss to keep the timing flat.
+_NO_HASH = "hmac-sha256$00$00"
+
+
 async def verify_key(r: aioredis.Redis, key: str) -> str | None:
-    """The account name for a valid API key, else None."""
+    """The account name for a valid API key, else None; with either kind of client.
+
+    An unknown key id costs the same hash work as a wrong secret, so the answer's timing
+    does not tell which key ids exist.
+    """
     prefix, _, rest = key.partition("_")
     key_id, _, secret = rest.partition("_")
     if prefix != KEY_PREFIX or not re.fullmatch(r"[0-9a-f]{12}", key_id) or not secret:
         return None
-    account, stored = await r.hmget(keys.api_key(key_id), "account", "hash")
+    account, stored = (text(value) for value in
+                       await r.hmget(keys.api_key(key_id), "account", "hash"))
     if account is None or stored is None:
+        verify_secret(secret, _NO_HASH)
         return None
     return account if verify_secret(secret, stored) else None
 

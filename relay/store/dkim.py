@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 
 from relay import keys
 from relay.dkim_keys import DkimKey
+from relay.redis_client import text
 
 FIELDS = ("selector", "algorithm", "private_key", "public_key")
 
@@ -46,7 +47,7 @@ async def save(r: aioredis.Redis, key: DkimKey, *, replace: bool) -> None:
 
 async def load(r: aioredis.Redis, domain: str) -> DkimKey | None:
     """The domain's key, or None when it has none (its mail then goes out unsigned)."""
-    values = await r.hmget(keys.dkim(domain), FIELDS)
+    values = [text(value) for value in await r.hmget(keys.dkim(domain), FIELDS)]
     if any(value is None for value in values):
         return None
     selector, algorithm, private_key, public_key = values

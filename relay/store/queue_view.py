@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from relay import keys
+from relay.redis_client import text
 from stats import keys as stats_keys
 
 
@@ -67,7 +68,7 @@ async def event_figures(r: aioredis.Redis) -> EventFigures:
         pipe.hgetall(stats_keys.REJECTIONS)
         pipe.hgetall(stats_keys.DELIVERY_LATENCY)
         totals, rejections, latency = (
-            {_text(k): _text(v) for k, v in raw.items()} for raw in await pipe.execute())
+            {text(k): text(v) for k, v in raw.items()} for raw in await pipe.execute())
     by_rule = {}
     for field, count in rejections.items():
         code, _, rule = field.partition(" ")
@@ -80,7 +81,3 @@ async def event_figures(r: aioredis.Redis) -> EventFigures:
                         rejections=by_rule, latency_buckets=buckets,
                         latency_sum=float(latency.get("sum", 0)),
                         latency_count=int(latency.get("count", 0)))
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 
 from policy.recipients import is_valid_address
 from relay import keys
+from relay.redis_client import text
 
 
 class InvalidAddress(ValueError):
@@ -43,8 +44,4 @@ async def page(r: aioredis.Redis, account: str, *, cursor: int, count: int
     `count` is a hint, so a page may be shorter or longer.
     """
     next_cursor, members = await r.sscan(keys.suppressed(account), cursor=cursor, count=count)
-    return sorted(_text(m) for m in members), int(next_cursor)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    return sorted(text(m) for m in members), int(next_cursor)

@@ -20,6 +20,8 @@ from importlib import resources
 import redis.asyncio as aioredis
 
 from relay import keys
+from relay.redis_client import text
+from relay.store import accounts
 from stats import recorder
 from stats.events import Event, EventName
 
@@ -44,8 +46,8 @@ async def message_of(r: aioredis.Redis, message_id: str) -> TrackedMessage | Non
         keys.message(message_id), "account", "recipient", "status", "delivered_at")
     if account is None:
         return None
-    return TrackedMessage(account=_text(account), recipient=_text(recipient or ""),
-                          status=_text(status or ""), delivered_at=_epoch(delivered))
+    return TrackedMessage(account=text(account), recipient=text(recipient or ""),
+                          status=text(status or ""), delivered_at=_epoch(delivered))
 
 
 async def record_open(r: aioredis.Redis, message_id: str, *, at: float, client_ip: str,
@@ -66,7 +68,7 @@ async def record_click(r: aioredis.Redis, message_id: str, index: int, *, at: fl
     link = await r.lindex(keys.links(message_id), index)
     if link is None:
         return None
-    link = _text(link)
+    link = text(link)
     detail = _hit_detail(client_ip, user_agent, prefetch) | {"url": link, "index": index}
     result = await _track(r, "click", EventName.CLICKED, message_id, at=at, detail=detail,
                           prefetch=prefetch, target=keys.links(message_id),
@@ -110,8 +112,8 @@ async def _track(r: aioredis.Redis, action: str, name: EventName, message_id: st
         found = await r.hget(keys.message(message_id), "account")
         if found is None:
             return None
-        account = _text(found)
-    timezone = _text(await r.hget(keys.account(account), "timezone") or "UTC")
+        account = text(found)
+    timezone = await accounts.timezone(r, account)
     # Whether a hit is unique is decided inside the script, so both versions go in.
     plain_detail = detail if action == "unsubscribe" else detail | {"unique": False}
     plain = recorder.prepare(Event(name, account, message_id, at, plain_detail),
@@ -126,10 +128,6 @@ async def _track(r: aioredis.Redis, action: str, name: EventName, message_id: st
 def _hit_detail(client_ip: str, user_agent: str, prefetch: bool) -> dict:
     return {"client_ip": client_ip, "user_agent": user_agent[:MAX_USER_AGENT],
             "prefetch": prefetch}
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def _epoch(value: str | bytes | None) -> float | None:

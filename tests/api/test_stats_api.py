@@ -4,20 +4,15 @@ an account far from UTC."""
 from __future__ import annotations
 
 import asyncio
-import mailbox
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from relay import keys
-from relay.secret import signing_key
 from relay.store.accounts import RuleChanges
 from stats import recorder
 from stats.events import Event, EventName
-from tests.api.test_tracked_delivery import BROWSER, tracking_paths
+from tests.api.test_tracked_delivery import BROWSER, delivered_with_links
 from tests.api.v1 import bearer
-from tests.helpers.delivery import HTML, submit
 
 
 def _around_today() -> dict[str, str]:
@@ -28,13 +23,8 @@ def _around_today() -> dict[str, str]:
 
 async def test_totals_count_a_message_through_delivery_open_and_click(
         server, account, make_worker, serve_app, redis_url, r, tmp_path):
-    message_id = await asyncio.to_thread(submit, server.smtp_port, account, html=HTML)
-    worker = await make_worker(delivery=f"maildir://{tmp_path}/Maildir")
-    await worker.drain()
-    (stored,) = mailbox.Maildir(tmp_path / "Maildir", create=False)
-    paths = tracking_paths(stored)
-    r.hset(keys.message(message_id), "delivered_at", repr(time.time() - 3600))
-    http = serve_app(redis_url, key=signing_key(tmp_path / "data", None))
+    message_id, paths, http = await delivered_with_links(
+        server, account, make_worker, serve_app, redis_url, r, tmp_path)
     browser = {"User-Agent": BROWSER}
 
     def hits():

@@ -31,16 +31,24 @@ def tracking_paths(message: mailbox.MaildirMessage) -> dict[str, list[str]]:
     return found
 
 
-async def test_the_links_of_a_delivered_message(server, account, make_worker, serve_app,
-                                                redis_url, r, tmp_path):
+async def delivered_with_links(server, account, make_worker, serve_app, redis_url, r,
+                               tmp_path):
+    """Submit HTML mail, deliver it into a Maildir, and serve the app with Tidings' key:
+    (message id, its tracking paths by kind, an HTTP client). The reader is set to come
+    back an hour after delivery, well after any gateway's scan."""
     message_id = await asyncio.to_thread(submit, server.smtp_port, account, html=HTML)
     worker = await make_worker(delivery=f"maildir://{tmp_path}/Maildir")
     await worker.drain()
     (stored,) = mailbox.Maildir(tmp_path / "Maildir", create=False)
-    paths = tracking_paths(stored)
-    # The reader comes back an hour later, well after any gateway's scan.
     r.hset(keys.message(message_id), "delivered_at", repr(time.time() - 3600))
     http = serve_app(redis_url, key=signing_key(tmp_path / "data", None))
+    return message_id, tracking_paths(stored), http
+
+
+async def test_the_links_of_a_delivered_message(server, account, make_worker, serve_app,
+                                                redis_url, r, tmp_path):
+    message_id, paths, http = await delivered_with_links(
+        server, account, make_worker, serve_app, redis_url, r, tmp_path)
 
     assert http.get(paths["o"][0], headers={"User-Agent": BROWSER}).status_code == 200
     clicks = [http.get(path, headers={"User-Agent": BROWSER}) for path in paths["c"]]
