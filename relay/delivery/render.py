@@ -34,8 +34,10 @@ _REPLACED_FIELDS = frozenset({b"list-unsubscribe", b"list-unsubscribe-post"})
 # CRLFs we rely on; UTF-16, UTF-7 and friends cannot.
 _ASCII_PROBE = "".join(map(chr, range(0x20, 0x7F))) + "\r\n\t"
 # What goes wrong reading a part: bad base64 (binascii.Error is a ValueError), a codec
-# refusing, odd parameters, and html.parser's AssertionError on unknown marked sections.
-_UNREADABLE = (ValueError, LookupError, TypeError, IndexError, AssertionError)
+# refusing, odd parameters. Once a part is decoded, editing it cannot fail: the HTML
+# tokenizer reads any text, and what it adds is ASCII, which every charset allowed here
+# encodes.
+_UNREADABLE = (ValueError, LookupError, TypeError, IndexError)
 
 Edit = tuple[int, int, bytes]
 
@@ -86,12 +88,7 @@ def render(raw: bytes, plan: RenderPlan) -> Rendered:
     links = LinkIndex(plan.click_url) if plan.click_url is not None else None
     edits = _header_edits(raw, top, plan)
     for body in bodies:
-        mark = len(links.urls) if links else 0
-        try:
-            edits += _body_edits(raw, body, _transform(body, plan, inject, links))
-        except _UNREADABLE:
-            if links:
-                links.forget(mark)
+        edits += _body_edits(raw, body, _transform(body, plan, inject, links))
     return Rendered(data=splice(raw, edits), links=tuple(links.urls) if links else (),
                     web_version=any(WEB_VERSION_TAG in body.text for body in bodies))
 
