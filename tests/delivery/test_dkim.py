@@ -6,8 +6,11 @@ import re
 
 import dkim
 import pytest
+from dkim.canonicalization import Relaxed
+from hypothesis import given
+from hypothesis import strategies as st
 
-from relay.delivery.dkim import Signer, SigningError, signer_for
+from relay.delivery.dkim import Signer, SigningError, relaxed_body, signer_for
 from relay.dkim_keys import DkimKey, generate, txt_record, txt_value
 
 MESSAGE = (
@@ -145,3 +148,19 @@ def test_a_key_whose_pem_does_not_match_its_algorithm_is_refused():
                     rsa_key.public_key)
     with pytest.raises(ValueError, match="not a valid ed25519 key"):
         Signer(wrong)
+
+
+_BODY_BYTES = st.lists(st.sampled_from([b"a", b" ", b"  ", b"\t", b"\r\n", b"\r", b"\n", b"x y"]),
+                       max_size=30).map(b"".join)
+
+
+@given(_BODY_BYTES)
+def test_relaxed_body_is_dkimpys_canonicalization(body):
+    assert relaxed_body(body) == Relaxed.canonicalize_body(body)
+
+
+@pytest.mark.parametrize("body", [b"", b"\r\n\r\n", b"a  b \t c  \r\n\r\n \r\n", b"no line end  "],
+                         ids=["empty", "blank-lines", "spaces-and-tabs", "no-line-end"])
+def test_bodies_with_odd_whitespace_verify(key, body):
+    message = MESSAGE.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n" + body
+    assert verifies(Signer(key).sign(message), key)
