@@ -15,14 +15,15 @@ from importlib import resources
 import redis.asyncio as aioredis
 
 from relay import keys
+from relay.redis_client import Script
 from relay.store import rates
 from relay.store.messages import AcceptedMessage, record_fields
 from stats import keys as stats_keys
 from stats import recorder
 from stats.events import Event, EventName
 
-ACCEPT_SCRIPT = recorder.LIBRARY + resources.files("relay").joinpath(
-    "scripts/accept.lua").read_text()
+ACCEPT_SCRIPT = Script(recorder.LIBRARY + resources.files("relay").joinpath(
+    "scripts/accept.lua").read_text())
 
 
 class RulesChanged(Exception):
@@ -41,8 +42,8 @@ async def accept(r: aioredis.Redis, message: AcceptedMessage, *, detail: dict,
     suppressed = accepted.json.replace('"name":"accepted"', '"name":"suppressed"', 1)
     fields = record_fields(message)
     flat = [item for pair in fields.items() for item in pair]
-    result = await r.eval(
-        ACCEPT_SCRIPT, 9, keys.message(message.id), keys.QUEUE,
+    result = await ACCEPT_SCRIPT(
+        r, 9, keys.message(message.id), keys.QUEUE,
         rates.counter_key(message.account, message.received),
         keys.suppressed(message.account), accepted.day, accepted.timeline,
         keys.version(message.account), stats_keys.messages(message.account),

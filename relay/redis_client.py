@@ -11,6 +11,7 @@ the same bound comes from an asyncio.timeout block.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 import redis
 import redis.asyncio as aioredis
@@ -73,6 +74,24 @@ REDIS_FAILURES = (redis.RedisError, OSError, TimeoutError)
 def text(value: bytes | str | None) -> str | None:
     """A reply value as text whichever client read it (binary-safe or decoding)."""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+class Script:
+    """A Lua script run by its SHA1 (EVALSHA); the body is sent only when Redis lacks it.
+
+    Why: EVAL sends the whole body and Redis hashes it again on every call, and ours
+    carry the shared event library, several KB, on every acceptance and every delivery.
+    """
+
+    def __init__(self, lua: str) -> None:
+        self.lua = lua
+        self.sha = hashlib.sha1(lua.encode()).hexdigest()
+
+    async def __call__(self, r: aioredis.Redis, numkeys: int, *args):
+        try:
+            return await r.evalsha(self.sha, numkeys, *args)
+        except redis.exceptions.NoScriptError:  # a new or restarted Redis: EVAL caches it
+            return await r.eval(self.lua, numkeys, *args)
+
 
 _FAST = {Connection: _TcpConnection, SSLConnection: _TlsConnection,
          UnixDomainSocketConnection: _UnixConnection}

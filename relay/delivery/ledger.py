@@ -13,17 +13,19 @@ from importlib import resources
 import redis.asyncio as aioredis
 
 from relay import keys
+from relay.redis_client import Script
 from stats import keys as stats_keys
 from stats import recorder
 from stats.events import Event, EventName
 
-FINISH_SCRIPT = (
+FINISH_SCRIPT = Script(
     recorder.LIBRARY
     + f"local DELIVERY_LATENCY = '{stats_keys.DELIVERY_LATENCY}'\n"
     + f"local LATENCY_BUCKETS = {{{', '.join(map(str, stats_keys.LATENCY_BUCKETS))}}}\n"
     + resources.files("relay.delivery").joinpath("scripts/finish.lua").read_text())
-PROMOTE_SCRIPT = resources.files("relay.delivery").joinpath("scripts/promote.lua").read_text()
-RENEW_SCRIPT = resources.files("relay.delivery").joinpath("scripts/renew.lua").read_text()
+PROMOTE_SCRIPT = Script(
+    resources.files("relay.delivery").joinpath("scripts/promote.lua").read_text())
+RENEW_SCRIPT = Script(resources.files("relay.delivery").joinpath("scripts/renew.lua").read_text())
 #: Statuses after which a message is never delivered again.
 FINISHED = frozenset({"delivered", "bounced", "suppressed"})
 
@@ -82,8 +84,8 @@ async def finish(r: aioredis.Redis, message: QueuedMessage, entry_id: str, resul
         # Day counters split bounces, as the statistics API reports them.
         counter = "bounced_hard" if result.hard else "bounced_soft"
     log = stats_keys.log(message.account) if result.outcome == "bounced" else ""
-    done = await r.eval(
-        FINISH_SCRIPT, 9, keys.message(message.id), keys.QUEUE, keys.RETRY,
+    done = await FINISH_SCRIPT(
+        r, 9, keys.message(message.id), keys.QUEUE, keys.RETRY,
         keys.suppressed(message.account), write.day, write.timeline, log,
         keys.web_copy(message.id), keys.links(message.id),
         result.outcome, entry_id, group, message.id, counter, write.json,
@@ -102,7 +104,7 @@ async def ack(r: aioredis.Redis, entry_id: str, *, group: str) -> None:
 
 
 async def promote_due(r: aioredis.Redis, now: float, *, limit: int = 500) -> int:
-    return int(await r.eval(PROMOTE_SCRIPT, 2, keys.RETRY, keys.QUEUE, repr(now), limit))
+    return int(await PROMOTE_SCRIPT(r, 2, keys.RETRY, keys.QUEUE, repr(now), limit))
 
 
 async def renew(r: aioredis.Redis, entry_ids: list[str], *, group: str,
@@ -110,6 +112,6 @@ async def renew(r: aioredis.Redis, entry_ids: list[str], *, group: str,
     """Reset the idle time of our claims; returns those another worker has taken over."""
     if not entry_ids:
         return set()
-    lost = await r.eval(RENEW_SCRIPT, 1, keys.QUEUE, group, consumer, *entry_ids)
+    lost = await RENEW_SCRIPT(r, 1, keys.QUEUE, group, consumer, *entry_ids)
     return {item.decode() if isinstance(item, bytes) else item for item in lost}
 

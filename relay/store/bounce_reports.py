@@ -13,14 +13,14 @@ from importlib import resources
 import redis.asyncio as aioredis
 
 from relay import keys
-from relay.redis_client import text
+from relay.redis_client import Script, text
 from relay.store import accounts
 from stats import keys as stats_keys
 from stats import recorder
 from stats.events import Event, EventName
 
-REPORT_SCRIPT = recorder.LIBRARY + resources.files("relay.store").joinpath(
-    "scripts/report.lua").read_text()
+REPORT_SCRIPT = Script(recorder.LIBRARY + resources.files("relay.store").joinpath(
+    "scripts/report.lua").read_text())
 _LOG_ONLY = recorder.LIBRARY + "record_event('', '', KEYS[1], ARGV[1], ARGV[2])\nreturn 1\n"
 
 
@@ -42,7 +42,7 @@ async def record(r: aioredis.Redis, *, account: str, message_id: str, recipient:
     else:
         counter, suppress = write.name, True  # a complaint always suppresses (SPEC 6)
     log = stats_keys.log(account) if kind is EventName.BOUNCED else ""
-    done = await r.eval(REPORT_SCRIPT, 5, keys.message(message_id), keys.suppressed(account),
+    done = await REPORT_SCRIPT(r, 5, keys.message(message_id), keys.suppressed(account),
                         write.day, write.timeline, log, kind.value, "1" if suppress else "0",
                         counter, write.json, recipient.lower(),
                         ("hard" if hard else "soft") if kind is EventName.BOUNCED else "",

@@ -20,13 +20,13 @@ from importlib import resources
 import redis.asyncio as aioredis
 
 from relay import keys
-from relay.redis_client import text
+from relay.redis_client import Script, text
 from relay.store import accounts
 from stats import recorder
 from stats.events import Event, EventName
 
-TRACK_SCRIPT = recorder.LIBRARY + resources.files("relay.store").joinpath(
-    "scripts/track.lua").read_text()
+TRACK_SCRIPT = Script(recorder.LIBRARY + resources.files("relay.store").joinpath(
+    "scripts/track.lua").read_text())
 #: Longest User-Agent kept in an event: enough to tell agents apart, too short to bloat.
 MAX_USER_AGENT = 200
 
@@ -119,8 +119,8 @@ async def _track(r: aioredis.Redis, action: str, name: EventName, message_id: st
     plain = recorder.prepare(Event(name, account, message_id, at, plain_detail),
                              timezone=timezone)
     unique = Event(name, account, message_id, at, detail | {"unique": True}).to_json()
-    return int(await r.eval(
-        TRACK_SCRIPT, 4, keys.message(message_id), plain.day, plain.timeline, target,
+    return int(await TRACK_SCRIPT(
+        r, 4, keys.message(message_id), plain.day, plain.timeline, target,
         action, account, name.value, plain.json, unique, "1" if prefetch else "0", repr(at),
         *extra))
 
