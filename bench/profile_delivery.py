@@ -2,6 +2,7 @@
 
     python bench/profile_delivery.py [N]        (needs smtp-sink on PATH, from postfix)
     PROFILE=0 python bench/profile_delivery.py  (wall and CPU time without the profiler)
+    PROFILE_OUT=file.prof python bench/profile_delivery.py  (also keep the raw profile)
 
 Messages are 5 KB HTML with 20 links (bench/linked_load.py's body), tracked and
 DKIM-signed (RSA 2048), delivered over SMTP to a local `smtp-sink`. Prints the wall
@@ -88,6 +89,8 @@ async def main(url: str, sink_port: int, data_dir: Path) -> None:
         profiler.enable()
     await worker.drain(timeout=600)
     profiler.disable()
+    if PROFILE and os.environ.get("PROFILE_OUT"):
+        profiler.dump_stats(os.environ["PROFILE_OUT"])
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     print(f"worker process CPU {cpu / N * 1000:.2f} ms per message"
           + (" (under the profiler)" if PROFILE else ""))
