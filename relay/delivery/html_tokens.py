@@ -55,7 +55,7 @@ _GT = re.compile(">")
 # Script data: "<!--" enters the escaped state unless it closes at once ("<!-->",
 # "<!--->"); inside it "<script" enters the double-escaped state, where "</script" only
 # leaves it; "-->" returns to plain script data.
-_SCRIPT_MARKS = re.compile(rf"<!--(?!-*>)|-->|<(/?)script(?=[{_WS}/>])", re.IGNORECASE)
+_SCRIPT_MARKS = re.compile(rf"<!--(?!-*>)|-->|<(/?)script(?=[{_WS}/>])", re.IGNORECASE | re.ASCII)
 _REFERENCE = re.compile(r"&(?:#[xX][0-9a-fA-F]+;?|#[0-9]+;?|([A-Za-z0-9]+;?))")
 
 
@@ -64,11 +64,11 @@ def tokens(html: str, *, text: bool = False, names: Container[str] | None = None
     """START and END tags with their lower-case names (only those in ``names``, if given);
     with ``text``, also TEXT runs (named "" for data, or "title"/"textarea" for RCDATA)
     outside tags, comments and raw text. Offsets are [start, end) in ``html``."""
-    names = _EVERY if names is None else names
+    names = _EVERY if names is None else frozenset(names)
+    search = _TOKEN.search if text or names is _EVERY else _skipping_search(names)
     pos = 0
     size = len(html)
     foreign = 0  # open <svg> and <math>
-    search = _TOKEN.search
     while (match := search(html, pos)) is not None:
         start, pos = match.span()
         if text and start > match.pos:
@@ -101,6 +101,34 @@ def _cdata_end(html: str, start: int, foreign: int) -> int:
     """A CDATA section in SVG or MathML ends at "]]>"; elsewhere it is a bogus comment."""
     found = (_CDATA_END if foreign else _GT).search(html, start)
     return len(html) if found is None else found.end()
+
+
+@functools.cache
+def _skipping_search(names: frozenset[str]):
+    """A search for the next token that matters when only ``names`` are wanted: text,
+    comments and every other tag are passed over in one pattern, without a step of
+    Python per tag. Tags that change how what follows is read are never passed over."""
+    starts = "|".join(map(re.escape, sorted(names | _TEXT_CONTENT | FOREIGN)))
+    ends = "|".join(map(re.escape, sorted(names | FOREIGN)))
+    skip = re.compile(
+        rf"""(?:
+            [^<]++
+          | <!--(?:-?>|.*?(?:--!?>|\Z))
+          | <(?!!\[CDATA\[)[!?][^>]*+>?
+          | </(?:[^A-Za-z>][^>]*+>?|>|\Z)
+          | <(?![A-Za-z!?/])
+          | <(?!(?ai:{starts})[{_WS}/>])[A-Za-z][^{_WS}/>]*+{_ATTRIBUTES}>
+          | </(?!(?ai:{ends})[{_WS}/>])[A-Za-z][^{_WS}/>]*+{_ATTRIBUTES}>
+        )*+""",
+        re.VERBOSE | re.DOTALL,
+    ).match
+    token = _TOKEN.match
+
+    def search(html: str, pos: int) -> re.Match[str] | None:
+        # skip stops only at the end or at what _TOKEN reads as a token.
+        return token(html, skip(html, pos).end())
+
+    return search
 
 
 class _Every:
@@ -136,7 +164,7 @@ def _content_end(html: str, name: str, start: int) -> int:
 
 @functools.cache
 def _end_tag(name: str) -> re.Pattern[str]:
-    return re.compile(rf"</{name}(?=[{_WS}/>])", re.IGNORECASE)
+    return re.compile(rf"</{name}(?=[{_WS}/>])", re.IGNORECASE | re.ASCII)
 
 
 def attributes(html: str, start: int, end: int) -> list[tuple[str, str | None, int, int]]:
