@@ -111,10 +111,36 @@ async def transact(client: aiosmtplib.SMTP, sender: str, recipient: str, data: b
         reply = await client.execute_command(b"RCPT", _path(b"TO:", recipient, encoding))
         if reply.code not in (250, 251):
             raise aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, recipient)
-        response = await client.data(data)
+        response = await _data(client, data)
     except aiosmtplib.SMTPResponseException as error:
         return await _reset(client, from_exception(error, remote=remote))
     return from_reply(response.code, response.message, remote=remote)
+
+
+async def _data(client: aiosmtplib.SMTP, data: bytes) -> aiosmtplib.SMTPResponse:
+    """DATA, with the message dot-stuffed by one bytes.replace.
+
+    Why not client.data(): it first rewrites every line ending with a regular expression,
+    2 ms of CPU for a 100 KB message, to turn bare CR and LF into CRLF. Ours have none
+    (submission refuses them, rendering and signing keep CRLF), and a message that had
+    some would still go through client.data().
+    """
+    if not data.count(b"\r") == data.count(b"\n") == data.count(b"\r\n"):
+        return await client.data(data)
+    start = await client.execute_command(b"DATA")
+    if start.code != 354:
+        raise aiosmtplib.SMTPDataError(start.code, start.message)
+    stuffed = (b"." if data.startswith(b".") else b"") + data.replace(b"\r\n.", b"\r\n..")
+    ending = b".\r\n" if stuffed.endswith(b"\r\n") or not stuffed else b"\r\n.\r\n"
+    try:
+        client.protocol.write(stuffed + ending)
+        response = await client.protocol.read_response(timeout=client.timeout)
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        client.close()  # as client.data() does: the session cannot be trusted any more
+        raise
+    if response.code != 250:
+        raise aiosmtplib.SMTPDataError(response.code, response.message)
+    return response
 
 
 def _path(prefix: bytes, address: str, encoding: str) -> bytes:

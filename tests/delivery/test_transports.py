@@ -88,6 +88,20 @@ async def test_delivered_exactly_as_given(mx_server, mx_transport):
     assert f"SIZE={len(MESSAGE)}" in received.mail_options
 
 
+@pytest.mark.parametrize(
+    ("given", "received"),
+    [
+        (b"Subject: x\r\n\r\n.\r\n..\r\nend", b"Subject: x\r\n\r\n.\r\n..\r\nend\r\n"),
+        (b"Subject: x\r\n\r\nbare\nline\r\n.dot\r", b"Subject: x\r\n\r\nbare\r\nline\r\n.dot\r\n"),
+    ],
+    ids=["dots-and-no-final-line-break", "bare-line-endings"],
+)
+async def test_data_is_dot_stuffed_and_line_ended(mx_server, mx_transport, given, received):
+    outcome = await mx_transport(mx_server).deliver(envelope(), given)
+    assert outcome.kind is Kind.DELIVERED
+    assert [message.data for message in mx_server.messages] == [received]
+
+
 async def test_starttls_is_used_when_offered(dns_server, local_mx, mx_transport):
     dns_server.set_mx("example.test", [(10, "mx1.example.test")])
     dns_server.set_a("mx1.example.test", "127.0.0.1")
