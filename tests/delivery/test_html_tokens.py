@@ -68,6 +68,21 @@ def test_links_are_where_a_browser_finds_them(html, expected):
     assert hrefs(html) == expected
 
 
+_WANTED = frozenset({"a", "area", "body"})
+_SOUP = st.lists(st.sampled_from([
+    "<a href=x>", "</a>", "<p class='>'>", "</p>", "<!-- ", " -->", "<script>", "</script>",
+    "<style>", "</style>", "<title>", "</title>", "<svg>", "</svg>", "<![CDATA[", "]]>",
+    "<!doctype html>", "<?x?>", "</ x>", "<", ">", "text", "<AREA/>", "</BODY >", "<br/>",
+    "<plaintext>", '"', "'", "=", " ", "<!--", "--!>", "<img src='a>b'>", "</>",
+]), max_size=25).map("".join)
+
+
+@given(_SOUP)
+def test_wanted_names_are_found_as_a_full_read_finds_them(html):
+    full = [token for token in tokens(html) if token[1] in _WANTED]
+    assert list(tokens(html, names=_WANTED)) == full
+
+
 def test_script_data_escapes():
     # "<!--" then "<script>" double-escapes: the first "</script>" only leaves that state.
     html = '<script><!--<script>x</script>y</script><a href="https://r/">'
