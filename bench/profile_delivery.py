@@ -3,8 +3,9 @@
     python bench/profile_delivery.py [N]        (needs smtp-sink on PATH, from postfix)
     PROFILE=0 python bench/profile_delivery.py  (wall and CPU time without the profiler)
     PROFILE_OUT=file.prof python bench/profile_delivery.py  (also keep the raw profile)
+    SIZE=102400 python bench/profile_delivery.py  (another body size; 5120 by default)
 
-Messages are 5 KB HTML with 20 links (bench/linked_load.py's body), tracked and
+Messages are 5 KB HTML (SIZE) with 20 links (bench/linked_load.py's body), tracked and
 DKIM-signed (RSA 2048), delivered over SMTP to a local `smtp-sink`. Prints the wall
 time, messages/s and the CPU of each step of an attempt, by the profiler's cumulative
 time: loading from Redis, rendering, signing, the SMTP client, recording the outcome.
@@ -28,6 +29,8 @@ sys.argv[1:] = sys.argv[1:] or ["3000"]
 N = int(sys.argv[1])
 #: PROFILE=0: only time the drain, without the profiler's overhead.
 PROFILE = os.environ.get("PROFILE", "1") != "0"
+#: SIZE=102400: the body size in bytes (LINKS links at its start, as in linked_load).
+SIZE = int(os.environ.get("SIZE", "5120"))
 sys.argv[1:] = []
 import linked_load  # noqa: E402
 
@@ -59,7 +62,7 @@ def free_port() -> int:
 async def enqueue(client, n: int) -> None:
     await accounts.create(client, "bench")
     await dkim_store.save(client, generate("bench.example"), replace=True)
-    body = linked_load.linked_body(5120)
+    body = linked_load.linked_body(SIZE)
     version = await client.get("tidings:account:bench:version") or ""
     for i in range(n):
         data = (b"From: Shop <sender@bench.example>\r\nTo: <rcpt@example.com>\r\n"

@@ -83,14 +83,14 @@ def render(raw: bytes, plan: RenderPlan) -> Rendered:
     top = read_part(raw, 0, len(raw), "text/plain")
     bodies = [body for part in body_parts(raw, top) if (body := _decode(raw, part))]
     inject = plan.unsubscribe_mode == "inject" and not any(
-        UNSUBSCRIBE_TAG in body.text for body in bodies
+        UNSUBSCRIBE_TAG in body.tags for body in bodies
     )
     links = LinkIndex(plan.click_url) if plan.click_url is not None else None
     edits = _header_edits(raw, top, plan)
     for body in bodies:
         edits += _body_edits(raw, body, _transform(body, plan, inject, links))
     return Rendered(data=splice(raw, edits), links=tuple(links.urls) if links else (),
-                    web_version=any(WEB_VERSION_TAG in body.text for body in bodies))
+                    web_version=any(WEB_VERSION_TAG in body.tags for body in bodies))
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +100,8 @@ class _Body:
     charset: str
     encoding: str
     text: str
+    #: The tags the text holds, as written after _canonical_tags.
+    tags: frozenset[str]
 
 
 def _decode(data: bytes, part: Part) -> _Body | None:
@@ -120,7 +122,7 @@ def _decode(data: bytes, part: Part) -> _Body | None:
     except _UNREADABLE:
         return None
     is_html = part.mime.get_content_type() == "text/html"
-    return _Body(part, is_html, charset, encoding, _canonical_tags(text))
+    return _Body(part, is_html, charset, encoding, *_canonical_tags(text))
 
 
 @functools.lru_cache(maxsize=64)
@@ -131,26 +133,31 @@ def _ascii_compatible(charset: str) -> bool:
         return False
 
 
-def _canonical_tags(text: str) -> str:
-    """Tags in any letter case, as submission recognises them (`require` mode), written
-    the one way the rest of rendering looks for."""
-    lowered = text.lower()
-    if "[unsubscribe]" not in lowered and "[webversion]" not in lowered:
-        return text
-    return _ANY_CASE_TAG.sub(lambda m: _CANONICAL[m.group(0).lower()], text)
+def _canonical_tags(text: str) -> tuple[str, frozenset[str]]:
+    """Tags in any ASCII letter case, as submission recognises them (`require` mode),
+    written the one way the rest of rendering looks for; and which tags there are. One
+    pass of a pattern that skips to each "[", so a part without tags costs little."""
+    found = {match.group() for match in _ANY_CASE_TAG.finditer(text)}
+    if not found:
+        return text, frozenset()
+    if not found <= _WRITTEN:
+        text = _ANY_CASE_TAG.sub(lambda m: _CANONICAL[m.group().lower()], text)
+    return text, frozenset(_CANONICAL[tag.lower()] for tag in found)
 
 
 _CANONICAL = {UNSUBSCRIBE_TAG.lower(): UNSUBSCRIBE_TAG, WEB_VERSION_TAG.lower(): WEB_VERSION_TAG}
-_ANY_CASE_TAG = re.compile(r"\[(?:unsubscribe|webversion)\]", re.IGNORECASE)
+_WRITTEN = frozenset(_CANONICAL.values())
+_ANY_CASE_TAG = re.compile(r"\[(?:unsubscribe|webversion)\]", re.IGNORECASE | re.ASCII)
 
 
 def _transform(body: _Body, plan: RenderPlan, inject: bool, links: LinkIndex | None) -> str:
     """The new text of one body part."""
     unsubscribe = plan.unsubscribe_url
-    tags = {
+    targets = {
         UNSUBSCRIBE_TAG: Tag(unsubscribe, "Unsubscribe"),
         WEB_VERSION_TAG: Tag(plan.web_version_url, "Web version"),
     }
+    tags = {tag: targets[tag] for tag in body.tags}
     if body.is_html:
         closing = closing_markup(unsubscribe if inject else None, plan.open_pixel_url)
         return rewrite(

@@ -588,6 +588,15 @@ def test_tag_in_any_case_is_replaced_as_submission_recognises_it(tag):
     assert out.count(PLAN.unsubscribe_url.encode()) == 2  # body and List-Unsubscribe: no footer
 
 
+def test_only_ascii_letter_case_makes_a_tag_as_in_submission():
+    # "\u017f" (long s) upper-cases to S, but submission compares bytes in ASCII case.
+    raw = (b"From: a@shop.example\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+           + "Bye: [un\u017fubscribe]\r\n".encode())
+    out = render(raw, PLAN).data
+    assert "Bye: [un\u017fubscribe]\r\n".encode() in out
+    assert out.endswith(f"\r\nUnsubscribe: {UNSUB}\r\n".encode())  # no tag: the footer goes in
+
+
 @pytest.mark.parametrize(("text", "html", "expected"), [
     ("Hello\n", None, False),
     ("See [WebVersion]\n", None, True),
