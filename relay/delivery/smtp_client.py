@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import aiosmtplib
 
 from relay.delivery.outcome import Outcome, from_exception, from_reply
+from relay.smtp.data_reader import has_bare_line_ending
 
 #: Longest wait for the TCP connection and the greeting (Postfix's smtp_connect_timeout is
 #: 30 s): a blackholed address, often an IPv6 route that goes nowhere, must leave time to
@@ -125,7 +126,7 @@ async def _data(client: aiosmtplib.SMTP, data: bytes) -> aiosmtplib.SMTPResponse
     (submission refuses them, rendering and signing keep CRLF), and a message that had
     some would still go through client.data().
     """
-    if not data.count(b"\r") == data.count(b"\n") == data.count(b"\r\n"):
+    if has_bare_line_ending(data):
         return await client.data(data)
     start = await client.execute_command(b"DATA")
     if start.code != 354:
