@@ -37,7 +37,9 @@ _WS = r"\t\n\f\r "
 # The attributes of a tag up to its ">": separators (a "/" not before ">" is one), names
 # (a first "=" or quote is part of the name), and values quoted or not. Possessive, so a
 # tag cut off by the end of the document fails in one pass instead of backtracking.
-_VALUE = rf"(?:\"[^\"]*+\"|'[^']*+'|[^{_WS}>]*+)"
+# A value opened by a quote runs to that quote, or to the end of the document (where the
+# tag is then cut off); one without quotes never starts with one and may be empty.
+_VALUE = rf"(?:\"[^\"]*+(?:\"|\Z)|'[^']*+(?:'|\Z)|[^{_WS}>\"'][^{_WS}>]*+|)"
 _ATTRIBUTES = rf"(?:[{_WS}/]++|[^{_WS}/>][^{_WS}/=>]*+(?:[{_WS}]*+=[{_WS}]*+{_VALUE})?+)*+"
 _TOKEN = re.compile(
     rf"""<(?:
