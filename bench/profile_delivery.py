@@ -36,7 +36,7 @@ import linked_load  # noqa: E402
 
 from relay import queue  # noqa: E402
 from relay.dkim_keys import generate  # noqa: E402
-from relay.redis_client import redis_client  # noqa: E402
+from relay.redis_client import hot_client, redis_client  # noqa: E402
 from relay.redis_embedded import EmbeddedRedis  # noqa: E402
 from relay.roles import _event_loop_runner, build_worker  # noqa: E402
 from relay.settings import load_settings  # noqa: E402
@@ -85,7 +85,8 @@ async def main(url: str, sink_port: int, data_dir: Path) -> None:
                              delivery=f"smtp://127.0.0.1:{sink_port}",
                              public_url="https://t.bench.example")
     binary = redis_client(url, timeout=10, binary=True)
-    worker = build_worker(settings, binary)
+    hot = hot_client(url, timeout=10)
+    worker = build_worker(settings, binary, hot)
     profiler = cProfile.Profile()
     start, cpu = time.perf_counter(), time.process_time()
     if PROFILE:
@@ -99,6 +100,7 @@ async def main(url: str, sink_port: int, data_dir: Path) -> None:
           + (" (under the profiler)" if PROFILE else ""))
     await worker.attempt.transport.close()
     await binary.aclose()
+    await hot.aclose()
     if PROFILE:
         report(profiler, wall)
     else:

@@ -97,6 +97,17 @@ _FAST = {Connection: _TcpConnection, SSLConnection: _TlsConnection,
          UnixDomainSocketConnection: _UnixConnection}
 
 
+def hot_client(url: str, *, timeout: float):
+    """The client for the commands run once or more per message: a RedisMux for redis://
+    and unix:// URLs, redis-py (binary-safe) for the others (rediss://)."""
+    from relay.redis_mux import RedisMux
+
+    try:
+        return RedisMux(url, timeout=timeout)
+    except ValueError:
+        return redis_client(url, timeout=timeout, binary=True)
+
+
 def redis_client(url: str, *, timeout: float, binary: bool = False) -> aioredis.Redis:
     # One retry, on a fresh connection, only for connection errors: it heals the pool
     # after a Redis restart. Timeouts are not retried, since the write may have landed

@@ -26,7 +26,7 @@ from relay.delivery.account_cache import AccountCache
 from relay.delivery.attempt import Attempt, Links
 from relay.delivery.transports import Transport, transport_from_uri
 from relay.delivery.worker import Worker
-from relay.redis_client import redis_client
+from relay.redis_client import hot_client, redis_client
 from relay.redis_embedded import EmbeddedRedis, durability_warnings
 from relay.secret import signing_key
 from relay.settings import Settings
@@ -75,6 +75,8 @@ class SmtpRole:
     handler: SubmissionHandler
     #: Reports the open sessions for /metrics (submission only).
     reporter: asyncio.Task | None = None
+    #: The acceptance script's client (hot_client), when it is not `redis`.
+    hot: object | None = None
 
     @property
     def ports(self) -> list[int]:
@@ -94,13 +96,16 @@ class SmtpRole:
         if rules is not None:
             await rules.stop()
         await self.redis.aclose()
+        if self.hot is not None:
+            await self.hot.aclose()
 
 
 async def start_smtp(settings: Settings, url: str) -> SmtpRole:
     client = redis_client(url, timeout=settings.redis_timeout)
+    hot = hot_client(url, timeout=settings.redis_timeout)
     handler = SubmissionHandler(redis=client, max_size=settings.max_message_size,
                                 max_auth_failures=settings.auth_max_failures,
-                                lockout_seconds=settings.auth_lockout)
+                                lockout_seconds=settings.auth_lockout, queue_redis=hot)
     context = context_for(settings.data_dir, settings.hostname, settings.tls_cert,
                           settings.tls_key)
     sessions = SessionCounter(settings.max_sessions_per_ip)
@@ -121,11 +126,12 @@ async def start_smtp(settings: Settings, url: str) -> SmtpRole:
             for server in servers:
                 server.close()
             await client.aclose()
+            await hot.aclose()
             raise StartupError(bind_error(setting, port, error)) from None
     handler.rules.start()
     reporter = asyncio.create_task(sessions_view.report_forever(
         client, lambda: sessions.total, clock=time.time))
-    role = SmtpRole(servers, client, handler, reporter)
+    role = SmtpRole(servers, client, handler, reporter, hot)
     log.info("SMTP submission on ports %s (STARTTLS) and %s (TLS)", *role.ports)
     return role
 
@@ -145,10 +151,12 @@ class WorkerRole:
             await self.task
         await self.worker.attempt.transport.close()
         await self.redis.aclose()
+        await self.worker.hot.aclose()
 
 
-def build_worker(settings: Settings, client: aioredis.Redis, **options) -> Worker:
-    """The worker of these settings over `client` (a binary-safe Redis client)."""
+def build_worker(settings: Settings, client: aioredis.Redis, hot=None, **options) -> Worker:
+    """The worker of these settings over `client` (a binary-safe Redis client), with
+    `hot` (relay.redis_client.hot_client) for the commands of every message."""
     transport = delivery_transport(settings)
     links = Links(public_url=settings.effective_public_url.rstrip("/"),
                   bounce_domain=settings.effective_bounce_domain, hostname=settings.hostname,
@@ -157,12 +165,12 @@ def build_worker(settings: Settings, client: aioredis.Redis, **options) -> Worke
                       max_queue_age=settings.max_queue_age, **options)
     return Worker(client, attempt, concurrency=settings.delivery_concurrency,
                   takeover=settings.delivery_takeover, retention=settings.message_retention,
-                  copy_retention=settings.web_version_retention, **options)
+                  copy_retention=settings.web_version_retention, hot=hot, **options)
 
 
 async def start_worker(settings: Settings, url: str) -> WorkerRole:
     client = redis_client(url, timeout=settings.redis_timeout, binary=True)
-    worker = build_worker(settings, client)
+    worker = build_worker(settings, client, hot_client(url, timeout=settings.redis_timeout))
     stopping = asyncio.Event()
     task = asyncio.create_task(worker.run(stopping))
     log.info("delivery worker %s started (TIDINGS_DELIVERY=%s)", worker.consumer,

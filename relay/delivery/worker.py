@@ -51,8 +51,11 @@ class Worker:
     def __init__(self, r: aioredis.Redis, attempt: Attempt, *, concurrency: int,
                  takeover: float, retention: float, copy_retention: float,
                  group: str = keys.QUEUE_GROUP, consumer: str | None = None,
-                 clock=time.time) -> None:
+                 clock=time.time, hot=None) -> None:
         self.r = r
+        #: For the commands of every message (load, suppression, finish): a
+        #: relay.redis_client.hot_client in production, `r` otherwise.
+        self.hot = hot or r
         self.attempt = attempt
         self.concurrency = concurrency
         self.takeover = takeover
@@ -158,12 +161,12 @@ class Worker:
 
     async def _deliver(self, entry_id: str, message_id: str) -> None:
         try:
-            message = await ledger.load(self.r, message_id) if message_id else None
+            message = await ledger.load(self.hot, message_id) if message_id else None
             if message is None or message.status in ledger.FINISHED:
                 await ledger.ack(self.r, entry_id, group=self.group)
                 return
             rules = await self.attempt.accounts.rules(message.account)
-            if await self.r.sismember(keys.suppressed(message.account),
+            if await self.hot.sismember(keys.suppressed(message.account),
                                       message.recipient.lower()):
                 result = self.attempt.suppressed(message)
             else:
@@ -184,7 +187,7 @@ class Worker:
         # The remote side may already have the message: try hard to record that it does.
         for delay in (0.1, 0.5, 1, 2, 5):
             try:
-                await ledger.finish(self.r, message, entry_id, result, timezone=timezone,
+                await ledger.finish(self.hot, message, entry_id, result, timezone=timezone,
                                     group=self.group, retention=self.retention,
                                     copy_retention=self.copy_retention)
                 return

@@ -45,8 +45,10 @@ BARE_LINE_REASON = "bare CR or LF in message data (lines must end in CRLF)"
 
 class SubmissionHandler(AuthMechanisms):
     def __init__(self, *, redis: aioredis.Redis, max_size: int,
-                 max_auth_failures: int, lockout_seconds: float):
+                 max_auth_failures: int, lockout_seconds: float, queue_redis=None):
         self.redis = redis
+        #: Where the acceptance script runs: relay.redis_client.hot_client in production.
+        self.queue_redis = queue_redis or redis
         self.max_size = max_size
         self.max_auth_failures = max_auth_failures
         self.lockout_seconds = lockout_seconds
@@ -158,8 +160,8 @@ class SubmissionHandler(AuthMechanisms):
         for _ in range(MAX_REJUDGE):
             try:
                 # Whether the recipient is suppressed is decided inside the same atomic write.
-                await queue.accept(self.redis, message, detail=detail, timezone=rules.timezone,
-                                   rules_version=session.rules_version)
+                await queue.accept(self.queue_redis, message, detail=detail,
+                                   timezone=rules.timezone, rules_version=session.rules_version)
             except queue.RulesChanged:
                 verdict = await self._judge_again(session, envelope, facts, len(data))
                 if not verdict.accepted:
