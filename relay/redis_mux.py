@@ -1,4 +1,4 @@
-"""One Redis connection shared by every task of a process, for the per-message commands.
+"""A few Redis connections shared by every task of a process, for the per-message commands.
 
 Why: redis-py runs each command through its connection pool (a lock, a health check,
 event dispatch) and a retry wrapper, about 70 us of CPU a command on this hardware,
@@ -7,6 +7,11 @@ hiredis (the parser redis-py itself uses) and written at once; replies come back
 order the commands were written (Redis answers each connection in order), so each is
 handed to the oldest waiting caller: about 23 us. Concurrent sessions' commands also
 reach Redis together, and it reads them in one go.
+
+There are CONNECTIONS of them, used in turn, not one: Redis reads one large argument (a
+100 KB message) per connection per turn of its loop and fsyncs the append-only file
+once per turn, so over a single connection every large message paid a whole fsync;
+several connections let one fsync cover several messages again.
 
 Only the few commands of the hot paths are offered (EVALSHA, EVAL, HGETALL, SISMEMBER);
 everything else keeps using redis-py. Failures are those the callers already handle
@@ -26,23 +31,30 @@ import redis
 from redis.connection import parse_url
 from redis.exceptions import NoScriptError
 
+#: Connections per process, used in turn.
+CONNECTIONS = 8
+
 
 class RedisMux:
-    """Commands of many tasks over one connection to the Redis at ``url`` (redis://, unix://)."""
+    """Commands of many tasks over a few connections to the Redis at ``url`` (redis://,
+    unix://)."""
 
-    def __init__(self, url: str, *, timeout: float) -> None:
+    def __init__(self, url: str, *, timeout: float, connections: int = CONNECTIONS) -> None:
         options = parse_url(url)
         if options.get("connection_class") is not None and "path" not in options:
             raise ValueError(f"not a plain redis:// or unix:// URL: {url}")
         self._options = options
         self._timeout = timeout
-        self._protocol: _Protocol | None = None
+        self._protocols: list[_Protocol | None] = [None] * connections
+        self._next = 0
         self._connecting = asyncio.Lock()
 
     async def execute(self, *args):
-        protocol = self._protocol
+        slot = self._next
+        self._next = (slot + 1) % len(self._protocols)
+        protocol = self._protocols[slot]
         if protocol is None or protocol.closed:
-            protocol = await self._connect()
+            protocol = await self._connect(slot)
         reply = protocol.send(args)
         async with asyncio.timeout(self._timeout):
             result = await reply
@@ -64,14 +76,16 @@ class RedisMux:
         return bool(await self.execute(b"SISMEMBER", key, member))
 
     async def aclose(self) -> None:
-        if self._protocol is not None:
-            self._protocol.close()
-            self._protocol = None
+        for protocol in self._protocols:
+            if protocol is not None:
+                protocol.close()
+        self._protocols = [None] * len(self._protocols)
 
-    async def _connect(self) -> _Protocol:
+    async def _connect(self, slot: int) -> _Protocol:
         async with self._connecting:
-            if self._protocol is not None and not self._protocol.closed:
-                return self._protocol
+            protocol = self._protocols[slot]
+            if protocol is not None and not protocol.closed:
+                return protocol
             loop = asyncio.get_running_loop()
             options = self._options
             try:
@@ -84,7 +98,7 @@ class RedisMux:
                     await self._hello(protocol)
             except (OSError, TimeoutError) as error:
                 raise redis.ConnectionError(f"cannot reach Redis: {error}") from error
-            self._protocol = protocol
+            self._protocols[slot] = protocol
             return protocol
 
     async def _hello(self, protocol: _Protocol) -> None:

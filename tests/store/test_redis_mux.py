@@ -18,14 +18,22 @@ ECHO = "return ARGV[1]"
 
 @pytest.fixture
 async def mux(redis_url):
-    client = RedisMux(redis_url, timeout=2)
+    """One connection, so that what one command does to it the next one meets."""
+    client = RedisMux(redis_url, timeout=2, connections=1)
     yield client
     await client.aclose()
 
 
-async def test_each_of_many_concurrent_callers_gets_its_own_reply(mux):
-    replies = await asyncio.gather(*(mux.eval(ECHO, 0, f"caller {i}") for i in range(500)))
-    assert replies == [f"caller {i}".encode() for i in range(500)]
+@pytest.mark.parametrize("connections", [1, 8])
+async def test_each_of_many_concurrent_callers_gets_its_own_reply(redis_url, r, connections):
+    before = len(r.client_list())
+    mux = RedisMux(redis_url, timeout=2, connections=connections)
+    try:
+        replies = await asyncio.gather(*(mux.eval(ECHO, 0, f"caller {i}") for i in range(500)))
+        assert replies == [f"caller {i}".encode() for i in range(500)]
+        assert len(r.client_list()) == before + connections
+    finally:
+        await mux.aclose()
 
 
 async def test_hash_set_and_script_commands(mux, r):
@@ -50,7 +58,7 @@ async def test_error_replies_raise_and_the_connection_goes_on(mux, r):
 
 
 async def test_a_late_reply_is_dropped_not_given_to_the_next_caller(redis_url, r):
-    mux = RedisMux(redis_url, timeout=0.2)
+    mux = RedisMux(redis_url, timeout=0.2, connections=1)
     try:
         assert await mux.eval(ECHO, 0, "warm") == b"warm"
         r.execute_command("CLIENT", "PAUSE", "600", "ALL")
