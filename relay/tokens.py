@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import enum
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 
 #: Length of a message id: a ULID in lower-case Crockford base32.
@@ -62,15 +63,25 @@ def sign(key: bytes, kind: TokenKind, message_id: str, index: int = 0) -> str:
     Refusing here, rather than writing something ``verify`` would reject, turns a
     caller's mistake into an error at send time instead of a dead link in the inbox.
     """
-    kind = kind if isinstance(kind, TokenKind) else TokenKind(kind)
+    return signer(key, message_id)(kind, index)
+
+
+def signer(key: bytes, message_id: str) -> Callable[..., str]:
+    """``sign`` for the links of one message, whose id is checked once: a message has two
+    dozen links, and the checks cost more than the HMAC."""
     if not is_message_id(message_id):
         raise ValueError(f"not a message id: {message_id!r}")
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= MAX_INDEX:
-        raise ValueError(f"link index out of range: {index!r}")
-    if index and kind is not TokenKind.CLICK:
-        raise ValueError(f"only click tokens carry a link index, got {index} for {kind.name}")
-    payload = f"{message_id}{index}"
-    return payload + base64.urlsafe_b64encode(_mac(key, kind, payload)).decode("ascii")
+
+    def sign_one(kind: TokenKind, index: int = 0) -> str:
+        kind = kind if isinstance(kind, TokenKind) else TokenKind(kind)
+        if index.__class__ is not int or not 0 <= index <= MAX_INDEX:  # bool is refused too
+            raise ValueError(f"link index out of range: {index!r}")
+        if index and kind is not TokenKind.CLICK:
+            raise ValueError(f"only click tokens carry a link index, got {index} for {kind.name}")
+        payload = f"{message_id}{index}"
+        return payload + base64.urlsafe_b64encode(_mac(key, kind, payload)).decode("ascii")
+
+    return sign_one
 
 
 def verify(key: bytes, kind: TokenKind, token: str) -> TokenData | None:

@@ -34,24 +34,24 @@ class Links:
     hostname: str
     key: bytes
 
-    def url(self, kind: tokens.TokenKind, message_id: str, index: int = 0) -> str:
-        return f"{self.public_url}/t/{kind.value}/{tokens.sign(self.key, kind, message_id, index)}"
-
     def return_path(self, message_id: str) -> str:
         return verp.encode(self.key, verp.VerpKind.BOUNCE, message_id, self.bounce_domain)
 
     def plan(self, message_id: str, rules: DeliveryRules) -> RenderPlan:
         mailto = verp.encode(self.key, verp.VerpKind.UNSUBSCRIBE, message_id, self.bounce_domain)
+        sign = tokens.signer(self.key, message_id)
+
+        def url(kind: tokens.TokenKind, index: int = 0) -> str:
+            return f"{self.public_url}/t/{kind.value}/{sign(kind, index)}"
+
+        kind = tokens.TokenKind
         return RenderPlan(
             message_id=message_id, hostname=self.hostname,
-            unsubscribe_url=self.url(tokens.TokenKind.UNSUBSCRIBE, message_id),
-            web_version_url=self.url(tokens.TokenKind.WEB, message_id),
+            unsubscribe_url=url(kind.UNSUBSCRIBE), web_version_url=url(kind.WEB),
             list_unsubscribe_mailto=f"mailto:{mailto}",
             unsubscribe_mode=rules.unsubscribe,
-            open_pixel_url=(self.url(tokens.TokenKind.OPEN, message_id)
-                            if rules.track_opens else None),
-            click_url=((lambda index: self.url(tokens.TokenKind.CLICK, message_id, index))
-                       if rules.track_clicks else None))
+            open_pixel_url=url(kind.OPEN) if rules.track_opens else None,
+            click_url=(lambda index: url(kind.CLICK, index)) if rules.track_clicks else None)
 
 
 class Attempt:
