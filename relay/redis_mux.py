@@ -17,8 +17,10 @@ Only the few commands of the hot paths are offered (EVALSHA, EVAL, HGETALL, SISM
 everything else keeps using redis-py. Failures are those the callers already handle
 (`REDIS_FAILURES`): redis.ConnectionError when the connection is lost or cannot be made,
 TimeoutError when a reply takes longer than the bound, redis.ResponseError (NoScriptError
-for NOSCRIPT) for an error reply. A command that timed out keeps its place in the order,
-so a late reply is dropped rather than given to the next caller.
+for NOSCRIPT) for an error reply. A timeout closes the connection, as redis-py does: what
+was not yet written to Redis is dropped rather than run after the caller was told it
+failed, and a late reply can never be handed to the next caller; the next command opens
+a new connection.
 """
 
 from __future__ import annotations
@@ -56,8 +58,12 @@ class RedisMux:
         if protocol is None or protocol.closed:
             protocol = await self._connect(slot)
         reply = protocol.send(args)
-        async with asyncio.timeout(self._timeout):
-            result = await reply
+        try:
+            async with asyncio.timeout(self._timeout):
+                result = await reply
+        except TimeoutError:
+            protocol.close()
+            raise
         if isinstance(result, hiredis.ReplyError):
             raise _error(result)
         return result

@@ -57,15 +57,19 @@ async def test_error_replies_raise_and_the_connection_goes_on(mux, r):
     assert await mux.eval(ECHO, 0, "still fine") == b"still fine"
 
 
-async def test_a_late_reply_is_dropped_not_given_to_the_next_caller(redis_url, r):
+async def test_a_timeout_drops_the_connection_and_its_late_reply(redis_url, r):
     mux = RedisMux(redis_url, timeout=0.2, connections=1)
     try:
         assert await mux.eval(ECHO, 0, "warm") == b"warm"
+        before = {client["id"] for client in r.client_list()}
         r.execute_command("CLIENT", "PAUSE", "600", "ALL")
         with pytest.raises(TimeoutError):
             await mux.eval(ECHO, 0, "late")
         await asyncio.sleep(0.6)
         assert await mux.eval(ECHO, 0, "next") == b"next"
+        # The reply to "next" came on a new connection: the timed-out one is gone.
+        after = {client["id"] for client in r.client_list()}
+        assert len(after - before) == 1 and len(before - after) == 1
     finally:
         await mux.aclose()
 
