@@ -19,6 +19,8 @@ from redis.asyncio.connection import Connection, SSLConnection, UnixDomainSocket
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from relay.redis_mux import RedisMux
+
 try:
     from hiredis import pack_command as _hiredis_pack
 except ImportError:  # pragma: no cover - hiredis is a dependency
@@ -100,8 +102,6 @@ _FAST = {Connection: _TcpConnection, SSLConnection: _TlsConnection,
 def hot_client(url: str, *, timeout: float):
     """The client for the commands run once or more per message: a RedisMux for redis://
     and unix:// URLs, redis-py (binary-safe) for the others (rediss://)."""
-    from relay.redis_mux import RedisMux
-
     try:
         return RedisMux(url, timeout=timeout)
     except ValueError:
