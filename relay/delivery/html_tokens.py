@@ -217,6 +217,9 @@ def attribute_value(raw: str) -> str:
     value = unquote(raw)
     if "&" not in value:
         return value
+    plain = value.replace("&amp;", "&")
+    if plain.count("&") == value.count("&amp;"):  # only &amp;, as in most query strings
+        return plain
     return _REFERENCE.sub(functools.partial(_reference, value), value)
 
 

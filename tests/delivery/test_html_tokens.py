@@ -119,6 +119,9 @@ def test_text_runs_cover_everything_outside_markup():
         ("&#x41;&#66;&#0;", "AB\ufffd"),
         ("a&lt", "a<"),
         ("&unknown;", "&unknown;"),
+        ('"&amp;amp;"', "&amp;"),
+        ('"a=1&amp;copy=2"', "a=1&copy=2"),
+        ('"&amp;&copy=1&amp"', "&&copy=1&"),
     ],
 )
 def test_attribute_values_decode_references_as_browsers_do(raw, value):
