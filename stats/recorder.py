@@ -1,9 +1,10 @@
 """The one write interface for events: `record` for events of their own, and the Lua
 library `record_event` for scripts that must commit a state change and its event together.
 
-Invariant: every event costs O(1) work in Redis, in one atomic script. EVAL rather than
-EVALSHA: Redis caches the compiled script either way, and EVAL can never fail with
-NOSCRIPT after a restart or a failover.
+Invariant: every event costs O(1) work in Redis, in one atomic script. `record` sends
+its script with EVAL: events on their own (rejections) are few, and EVAL can never fail
+with NOSCRIPT after a restart or a failover. The per-message scripts that prepend
+LIBRARY run by EVALSHA instead (relay.redis_client.Script, which falls back to EVAL).
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ from relay.delivery.html_tokens import END, START, attribute_value, attributes, 
 
 #: Tags whose ``href`` is a followable link.
 LINK_TAGS = frozenset({"a", "area"})
+#: What the tokenizer must report when there is no tag to replace: links and </body>.
+_LINKS_AND_BODY = LINK_TAGS | {"body"}
+_BODY = frozenset({"body"})
 #: Elements whose text cannot hold a link: a tag there becomes its URL as text.
 NO_LINKS = frozenset({"title", "textarea"})
 #: URL schemes that are tracked; all others (mailto, tel, data, custom apps) go as written.
@@ -54,7 +57,7 @@ def rewrite(
     body_end: int | None = None
     in_link = False  # links do not nest: a tag inside <a> becomes its URL as text
     # Without tags to replace, only links and </body> matter.
-    names = None if tags else LINK_TAGS | {"body"} if track is not None else {"body"}
+    names = None if tags else _LINKS_AND_BODY if track is not None else _BODY
     for kind, name, start, end in tokens(html, text=bool(tags), names=names):
         if kind is START:
             if name == "a":

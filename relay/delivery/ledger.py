@@ -13,7 +13,7 @@ from importlib import resources
 import redis.asyncio as aioredis
 
 from relay import keys
-from relay.redis_client import Script
+from relay.redis_client import Script, text
 from stats import keys as stats_keys
 from stats import recorder
 from stats.events import Event, EventName
@@ -113,5 +113,5 @@ async def renew(r: aioredis.Redis, entry_ids: list[str], *, group: str,
     if not entry_ids:
         return set()
     lost = await RENEW_SCRIPT(r, 1, keys.QUEUE, group, consumer, *entry_ids)
-    return {item.decode() if isinstance(item, bytes) else item for item in lost}
+    return {text(item) for item in lost}
 

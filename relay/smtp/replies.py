@@ -26,10 +26,9 @@ R421_AUTH_LOCKED = "421 4.7.0 Too many failed authentications from {ip}, try aga
 R451_INTERNAL = "451 4.3.0 Internal server error"
 R451_RATE = "451 4.7.1 Sending rate exceeded, try again later"
 
-R501_SYNTAX = "501 5.5.2 Syntax error in parameters or arguments"
-#: The bounce listener's answer to any address that is not one of our signed VERP ones.
-R550_NO_SUCH_USER = "550 5.1.1 No such user"
 R452_TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients"
+
+R501_SYNTAX = "501 5.5.2 Syntax error in parameters or arguments"
 R501_BASE64 = "501 5.5.2 Can't decode base64"
 R501_DATA_SYNTAX = "501 5.5.4 Syntax: DATA"
 R501_STARTTLS_SYNTAX = "501 5.5.4 Syntax: STARTTLS"
@@ -38,6 +37,8 @@ R503_NO_TLS_AGAIN = "503 5.5.1 TLS already active"
 R535_AUTH_INVALID = "535 5.7.8 Authentication credentials invalid"
 #: Sent by aiosmtpd itself, with this very text (tests/smtp/test_sessions.py checks it).
 R538_ENCRYPTION_REQUIRED = "538 5.7.11 Encryption required for requested authentication mechanism"
+#: The bounce listener's answer to any address that is not one of our signed VERP ones.
+R550_NO_SUCH_USER = "550 5.1.1 No such user"
 R553_NON_ASCII = "553 5.6.7 Non-ASCII address requires the SMTPUTF8 parameter: {address}"
 
 R554_MUST_AUTHENTICATE = "554 5.7.0 Must authenticate before sending mail"

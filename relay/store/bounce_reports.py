@@ -43,10 +43,11 @@ async def record(r: aioredis.Redis, *, account: str, message_id: str, recipient:
         counter, suppress = write.name, True  # a complaint always suppresses (SPEC 6)
     log = stats_keys.log(account) if kind is EventName.BOUNCED else ""
     done = await REPORT_SCRIPT(r, 5, keys.message(message_id), keys.suppressed(account),
-                        write.day, write.timeline, log, kind.value, "1" if suppress else "0",
-                        counter, write.json, recipient.lower(),
-                        ("hard" if hard else "soft") if kind is EventName.BOUNCED else "",
-                        repr(at))
+                               write.day, write.timeline, log, kind.value,
+                               "1" if suppress else "0", counter, write.json,
+                               recipient.lower(),
+                               ("hard" if hard else "soft") if kind is EventName.BOUNCED else "",
+                               repr(at))
     return bool(done)
 
 

@@ -15,7 +15,7 @@ import socket
 
 import redis.asyncio as aioredis
 
-from relay.redis_client import REDIS_FAILURES
+from relay.redis_client import REDIS_FAILURES, text
 from stats import keys as stats_keys
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ async def open_sessions(r: aioredis.Redis, now: float) -> int:
     """The sum over processes that reported within STALE seconds; stale ones are dropped."""
     total, stale = 0, []
     for name, value in (await r.hgetall(stats_keys.SESSIONS)).items():
-        count, _, at = (value.decode() if isinstance(value, bytes) else value).partition(" ")
+        count, _, at = text(value).partition(" ")
         try:
             fresh = now - float(at) <= STALE
             total += int(count) if fresh else 0

@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError
 
-from relay.redis_client import REDIS_FAILURES, Script, hot_client, redis_client
+from relay.redis_client import REDIS_FAILURES, Script, hot_client
 from relay.redis_mux import RedisMux
 
 ECHO = "return ARGV[1]"
@@ -115,5 +116,5 @@ async def test_hot_client_is_the_mux_except_over_tls(redis_url):
     assert isinstance(hot_client("redis://127.0.0.1:6379/0", timeout=1), RedisMux)
     tls = hot_client("rediss://127.0.0.1:6380/0", timeout=1)
     assert not isinstance(tls, RedisMux)
+    assert isinstance(tls, aioredis.Redis)
     await tls.aclose()
-    assert type(tls) is type(redis_client("redis://127.0.0.1/0", timeout=1))

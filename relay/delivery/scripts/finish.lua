@@ -52,11 +52,9 @@ else
     redis.call('HINCRBY', DELIVERY_LATENCY, 'le:' .. bucket, 1)
     redis.call('HINCRBY', DELIVERY_LATENCY, 'count', 1)
     redis.call('HINCRBYFLOAT', DELIVERY_LATENCY, 'sum', latency)
-  end
-  if outcome == 'delivered' and ARGV[12] ~= '' then
-    redis.call('SET', KEYS[8], ARGV[12], 'EX', tonumber(ARGV[11]))
-  end
-  if outcome == 'delivered' then
+    if ARGV[12] ~= '' then
+      redis.call('SET', KEYS[8], ARGV[12], 'EX', tonumber(ARGV[11]))
+    end
     redis.call('DEL', KEYS[9])
     if #ARGV >= 14 then
       redis.call('RPUSH', KEYS[9], unpack(ARGV, 14))
