@@ -6,8 +6,10 @@ import asyncio
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from relay.smtp.data_reader import DataResult, read_data
+from relay.smtp.data_reader import DataResult, has_bare_line_ending, read_data
 
 NEXT = b"QUIT\r\n"
 
@@ -96,3 +98,10 @@ def test_client_leaving_mid_data_is_a_connection_reset():
 
     with pytest.raises(ConnectionResetError):
         asyncio.run(run())
+
+
+@given(st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"a", b".", b" "]), max_size=40))
+def test_bare_line_ending_is_any_cr_or_lf_outside_a_pair(pieces):
+    data = b"".join(pieces)
+    outside_pairs = data.replace(b"\r\n", b"")
+    assert has_bare_line_ending(data) == (b"\r" in outside_pairs or b"\n" in outside_pairs)
