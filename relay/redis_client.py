@@ -77,6 +77,7 @@ def text(value: bytes | str | None) -> str | None:
     """A reply value as text whichever client read it (binary-safe or decoding)."""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
+
 class Script:
     """A Lua script run by its SHA1 (EVALSHA); the body is sent only when Redis lacks it.
 

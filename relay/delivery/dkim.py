@@ -79,14 +79,15 @@ class _FastDKIM(dkim.DKIM):
 
     def __init__(self, header: bytes, body_hash: bytes, algorithm: bytes, sign_digest):
         super().__init__(header, signature_algorithm=b"rsa-sha256")
+        #: Real values of the tags dkimpy gets wrong here: a= (it is told rsa-sha256)
+        #: and bh= (it is given no body).
         self._real = {b"a": algorithm, b"bh": body_hash}
-        self._algorithm = algorithm
         self._sign_digest = sign_digest
 
     def gen_header(self, fields, include_headers, canon_policy, header_name, pk,
                    standardize=False):
         fields[:] = [(tag, self._real.get(tag, value)) for tag, value in fields]
-        self.signature_algorithm = self._algorithm
+        self.signature_algorithm = self._real[b"a"]
         unsigned = dkim.fold(_join(fields), namelen=len(header_name), linesep=b"\r\n")
         unsigned = dkim.RE_BTAG.sub(b"\\1", unsigned)
         digest = hashlib.sha256()
