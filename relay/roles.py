@@ -24,6 +24,7 @@ import uvicorn
 
 from relay.delivery.account_cache import AccountCache
 from relay.delivery.attempt import Attempt, Links
+from relay.delivery.pacing import SubmissionPacer
 from relay.delivery.transports import Transport, transport_from_uri
 from relay.delivery.worker import Worker
 from relay.redis_client import hot_client, redis_client
@@ -154,7 +155,8 @@ class WorkerRole:
         await self.worker.hot.aclose()
 
 
-def build_worker(settings: Settings, client: aioredis.Redis, hot=None, **options) -> Worker:
+def build_worker(settings: Settings, client: aioredis.Redis, hot=None, *,
+                 pacer: SubmissionPacer | None = None, **options) -> Worker:
     """The worker of these settings over `client` (a binary-safe Redis client), with
     `hot` (relay.redis_client.hot_client) for the commands of every message."""
     transport = delivery_transport(settings)
@@ -165,16 +167,24 @@ def build_worker(settings: Settings, client: aioredis.Redis, hot=None, **options
                       max_queue_age=settings.max_queue_age, **options)
     return Worker(client, attempt, concurrency=settings.delivery_concurrency,
                   takeover=settings.delivery_takeover, retention=settings.message_retention,
-                  copy_retention=settings.web_version_retention, hot=hot, **options)
+                  copy_retention=settings.web_version_retention, hot=hot, pacer=pacer,
+                  **options)
 
 
-async def start_worker(settings: Settings, url: str) -> WorkerRole:
+async def start_worker(settings: Settings, url: str, *,
+                       submission_pids: tuple[int, ...] = ()) -> WorkerRole:
+    """The worker of these settings; paced against `submission_pids`, the submission
+    processes it shares the machine with (relay.delivery.pacing), if any."""
     client = redis_client(url, timeout=settings.redis_timeout, binary=True)
-    worker = build_worker(settings, client, hot_client(url, timeout=settings.redis_timeout))
+    pacer = SubmissionPacer(submission_pids) if submission_pids else None
+    worker = build_worker(settings, client, hot_client(url, timeout=settings.redis_timeout),
+                          pacer=pacer)
     stopping = asyncio.Event()
     task = asyncio.create_task(worker.run(stopping))
-    log.info("delivery worker %s started (TIDINGS_DELIVERY=%s)", worker.consumer,
-             _redacted(settings.delivery))
+    log.info("delivery worker %s started (TIDINGS_DELIVERY=%s)%s", worker.consumer,
+             _redacted(settings.delivery),
+             f"; it steps aside while submission (pid {', '.join(map(str, pacer.pids))}) "
+             "is busy" if pacer else "")
     return WorkerRole(worker, task, stopping, client)
 
 
@@ -337,7 +347,8 @@ def bind_error(setting: str, port: int, error: OSError) -> str:
     return f"{setting}: cannot listen on port {port}: {error.strerror or error}"
 
 
-async def run_until_signalled(settings: Settings, url: str, *, roles: tuple[str, ...]) -> None:
+async def run_until_signalled(settings: Settings, url: str, *, roles: tuple[str, ...],
+                              submission_pids: tuple[int, ...] = ()) -> None:
     client = redis_client(url, timeout=settings.redis_timeout)
     try:
         await recorder.store_retention(client, message_seconds=settings.message_retention,
@@ -353,7 +364,8 @@ async def run_until_signalled(settings: Settings, url: str, *, roles: tuple[str,
         if "smtp" in roles:
             started.append(await start_smtp(settings, url))
         if "worker" in roles:
-            started.append(await start_worker(settings, url))
+            started.append(await start_worker(settings, url,
+                                              submission_pids=submission_pids))
         if "api" in roles:
             started.append(await start_api(settings, url))
         if "bounces" in roles:
@@ -395,13 +407,16 @@ def run(settings: Settings, *, roles: tuple[str, ...]) -> None:
         if "worker" in roles:
             delivery_transport(settings)
             # Delivery is CPU-bound (rendering, DKIM): one process per core uses them all.
-            # Beside submission, workers run in processes of their own at a lower priority,
+            # Beside submission, workers run in processes of their own at a lower priority
+            # and pace themselves against submission's processes (relay.delivery.pacing),
             # so that no rendering ever stalls an SMTP session: clients wait on submission,
             # nobody waits on the queue by the millisecond.
             beside_smtp = "smtp" in roles
             count = settings.effective_worker_processes - (0 if beside_smtp else 1)
+            submission = (os.getpid(), *children) if beside_smtp else ()
             children += [_fork_role(settings, url, runner, "worker",
-                                    niceness=WORKER_NICENESS if beside_smtp else 0)
+                                    niceness=WORKER_NICENESS if beside_smtp else 0,
+                                    submission_pids=submission)
                          for _ in range(count)]
             if beside_smtp:
                 here = tuple(role for role in roles if role != "worker")
@@ -415,7 +430,8 @@ def run(settings: Settings, *, roles: tuple[str, ...]) -> None:
                 os.waitpid(pid, 0)
 
 
-def _fork_role(settings: Settings, url: str, runner, role: str, *, niceness: int = 0) -> int:
+def _fork_role(settings: Settings, url: str, runner, role: str, *, niceness: int = 0,
+               submission_pids: tuple[int, ...] = ()) -> int:
     pid = os.fork()
     if pid:
         return pid
@@ -423,7 +439,8 @@ def _fork_role(settings: Settings, url: str, runner, role: str, *, niceness: int
     try:
         if niceness:
             os.nice(niceness)
-        runner(run_until_signalled(settings, url, roles=(role,)))
+        runner(run_until_signalled(settings, url, roles=(role,),
+                                   submission_pids=submission_pids))
     except StartupError as error:
         print(f"tidings: {error}", file=sys.stderr)
         code = 1

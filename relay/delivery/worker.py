@@ -27,6 +27,7 @@ from redis.exceptions import ResponseError
 from relay import keys
 from relay.delivery import ledger
 from relay.delivery.attempt import Attempt, ClaimLost
+from relay.delivery.pacing import SubmissionPacer
 from relay.redis_client import REDIS_FAILURES, text
 
 log = logging.getLogger(__name__)
@@ -51,13 +52,15 @@ class Worker:
     def __init__(self, r: aioredis.Redis, attempt: Attempt, *, concurrency: int,
                  takeover: float, retention: float, copy_retention: float,
                  group: str = keys.QUEUE_GROUP, consumer: str | None = None,
-                 clock=time.time, hot=None) -> None:
+                 clock=time.time, hot=None, pacer: SubmissionPacer | None = None) -> None:
         self.r = r
         #: For the commands of every message (load, suppression, finish): a
         #: relay.redis_client.hot_client in production, `r` otherwise.
         self.hot = hot or r
         self.attempt = attempt
         self.concurrency = concurrency
+        #: Beside submission: delays new deliveries while submission is busy.
+        self.pacer = pacer
         self.takeover = takeover
         self.retention = retention
         self.copy_retention = copy_retention
@@ -131,6 +134,10 @@ class Worker:
         if free <= 0:
             await self._wait_inflight(first=True, timeout=block_ms / 1000 or None)
             return 0
+        if self.pacer is not None:
+            await self.pacer.turn()
+            if self.pacer.paced:
+                free = 1
         response = await self.r.xreadgroup(self.group, self.consumer, {keys.QUEUE: ">"},
                                            count=free, block=block_ms or None)
         entries = [entry for _, stream_entries in response or () for entry in stream_entries]

@@ -106,6 +106,12 @@ def test_serve_account_send_stop(tmp_path: Path):
             return accepts(smtp_port) and accepts(smtps_port) and accepts(http_port)
 
         wait_for(serving, timeout=STEP_TIMEOUT, interval=0.1)
+        # Its delivery workers step aside while submission, in serve's own process among
+        # others, is busy.
+        wait_for(lambda: "delivery worker" in log_path.read_text(), timeout=STEP_TIMEOUT)
+        paced = re.search(r"steps aside while submission \(pid ([0-9, ]+)\) is busy",
+                          log_path.read_text())
+        assert paced and str(serve.pid) in paced[1].split(", "), log_path.read_text()
         # serve runs the HTTP service too.
         with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz", timeout=10) as got:
             assert got.status == 200 and json.load(got) == {"status": "ok"}

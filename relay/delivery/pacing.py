@@ -1,0 +1,115 @@
+"""Delivery steps aside while submission is busy on the same machine.
+
+Beside submission (`tidings serve`), a worker that keeps the CPUs busy slows every SMTP
+session down, whatever its scheduling priority: on a two-core machine, one
+`SCHED_IDLE` busy loop halved the messages/s that submission accepted, because the
+submission processes and Redis then wait on the run queue. Clients wait on submission;
+nobody waits on the queue by the millisecond. So while the submission processes use a
+large share of the machine, a worker only starts a delivery when its own CPU time is
+under a small floor share of one core, which keeps the queue moving; the moment
+submission goes quiet, it runs at full speed again.
+
+Invariant: pacing only ever delays the start of a delivery. It never drops, reorders
+or cancels one, and a worker that cannot read the submission processes' CPU time is
+simply not paced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+#: Submission is busy while its processes use at least this share of the machine's CPUs.
+BUSY_SHARE = 0.25
+#: Share of one core a worker keeps for delivery while submission is busy.
+FLOOR_SHARE = 0.1
+#: Seconds between two readings of the submission processes' CPU time.
+WINDOW = 0.1
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU seconds of a process and its threads; None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rpartition(b")")[2].split()
+    except OSError:
+        return None
+    # After the command name: state is field 3 of proc(5), utime 14 and stime 15.
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+@dataclass
+class Budget:
+    """How long a paced worker waits before its next delivery: pure arithmetic."""
+
+    floor: float = FLOOR_SHARE
+
+    def wait(self, used: float, elapsed: float) -> float:
+        """Seconds to wait so that `used` CPU seconds over `elapsed` seconds of being
+        paced come back down to the floor share; 0 when they are already there."""
+        return max(0.0, used / self.floor - elapsed)
+
+
+def busy(submission_cpu: float, elapsed: float, cpus: int) -> bool:
+    """Whether submission's CPU seconds over `elapsed` seconds make it busy."""
+    return elapsed > 0 and submission_cpu >= BUSY_SHARE * cpus * elapsed
+
+
+class SubmissionPacer:
+    """Paces one worker against the submission processes `pids` of the same machine."""
+
+    def __init__(self, pids: Iterable[int], *, cpus: int | None = None,
+                 budget: Budget | None = None,
+                 read_cpu: Callable[[int], float | None] = process_cpu_seconds,
+                 own_cpu: Callable[[], float] = time.process_time,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.pids = tuple(pids)
+        self.cpus = cpus or len(os.sched_getaffinity(0))
+        self.budget = budget or Budget()
+        self.read_cpu = read_cpu
+        self.own_cpu = own_cpu
+        self.clock = clock
+        self._sampled_at = clock()
+        self._submission_cpu = self._submission()
+        self._busy = False
+        #: When the current busy stretch began, by the clock and by this process's CPU.
+        self._since = (0.0, 0.0)
+
+    def _submission(self) -> float:
+        return sum(cpu for cpu in map(self.read_cpu, self.pids) if cpu is not None)
+
+    def _sample(self) -> None:
+        now = self.clock()
+        if now - self._sampled_at < WINDOW:
+            return
+        total = self._submission()
+        was_busy = self._busy
+        self._busy = busy(total - self._submission_cpu, now - self._sampled_at, self.cpus)
+        self._sampled_at, self._submission_cpu = now, total
+        if self._busy and not was_busy:
+            self._since = (now, self.own_cpu())
+
+    @property
+    def paced(self) -> bool:
+        """Whether submission was busy at the last look: start one delivery at a time."""
+        return self._busy
+
+    def delay(self) -> float:
+        """Seconds to wait before the next delivery starts (0: start it now)."""
+        self._sample()
+        if not self._busy:
+            return 0.0
+        started, cpu_at_start = self._since
+        wait = self.budget.wait(self.own_cpu() - cpu_at_start, self.clock() - started)
+        # Look again within a window: submission may have gone quiet meanwhile.
+        return min(wait, WINDOW)
+
+    async def turn(self) -> None:
+        """Return when this worker may start its next delivery."""
+        while (wait := self.delay()) > 0:
+            await asyncio.sleep(wait)
