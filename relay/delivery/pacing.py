@@ -26,6 +26,8 @@ from dataclasses import dataclass
 BUSY_SHARE = 0.25
 #: Share of one core a worker keeps for delivery while submission is busy.
 FLOOR_SHARE = 0.1
+#: CPU seconds a paced worker may save up: a few deliveries of a small message.
+BURST = 0.01
 #: Seconds between two readings of the submission processes' CPU time.
 WINDOW = 0.1
 
@@ -45,14 +47,29 @@ def process_cpu_seconds(pid: int) -> float | None:
 
 @dataclass
 class Budget:
-    """How long a paced worker waits before its next delivery: pure arithmetic."""
+    """The CPU time a paced worker may spend: a bucket filled at `floor` CPU seconds per
+    second and holding at most `burst`. The cap matters: a worker with nothing to do
+    while submission is busy must not save that time up for a run at full speed later,
+    in the middle of the same burst."""
 
     floor: float = FLOOR_SHARE
+    burst: float = BURST
+    #: CPU seconds it may still spend; below 0, what it owes.
+    tokens: float = 0.0
+    #: The clock and this process's CPU seconds at the last look.
+    seen: tuple[float, float] = (0.0, 0.0)
 
-    def wait(self, used: float, elapsed: float) -> float:
-        """Seconds to wait so that `used` CPU seconds over `elapsed` seconds of being
-        paced come back down to the floor share; 0 when they are already there."""
-        return max(0.0, used / self.floor - elapsed)
+    def restart(self, now: float, cpu: float) -> None:
+        """A busy stretch begins: nothing saved, nothing owed."""
+        self.tokens, self.seen = 0.0, (now, cpu)
+
+    def wait(self, now: float, cpu: float) -> float:
+        """Seconds to wait before the next delivery, given the clock and the CPU seconds
+        this process has used so far; 0 when it is within its share."""
+        then, spent = self.seen
+        self.tokens = min(self.burst, self.tokens + self.floor * (now - then)) - (cpu - spent)
+        self.seen = (now, cpu)
+        return 0.0 if self.tokens >= 0 else -self.tokens / self.floor
 
 
 def busy(submission_cpu: float, elapsed: float, cpus: int) -> bool:
@@ -77,8 +94,6 @@ class SubmissionPacer:
         self._sampled_at = clock()
         self._submission_cpu = self._submission()
         self._busy = False
-        #: When the current busy stretch began, by the clock and by this process's CPU.
-        self._since = (0.0, 0.0)
 
     def _submission(self) -> float:
         return sum(cpu for cpu in map(self.read_cpu, self.pids) if cpu is not None)
@@ -92,7 +107,7 @@ class SubmissionPacer:
         self._busy = busy(total - self._submission_cpu, now - self._sampled_at, self.cpus)
         self._sampled_at, self._submission_cpu = now, total
         if self._busy and not was_busy:
-            self._since = (now, self.own_cpu())
+            self.budget.restart(now, self.own_cpu())
 
     @property
     def paced(self) -> bool:
@@ -104,8 +119,7 @@ class SubmissionPacer:
         self._sample()
         if not self._busy:
             return 0.0
-        started, cpu_at_start = self._since
-        wait = self.budget.wait(self.own_cpu() - cpu_at_start, self.clock() - started)
+        wait = self.budget.wait(self.clock(), self.own_cpu())
         # Look again within a window: submission may have gone quiet meanwhile.
         return min(wait, WINDOW)
 

@@ -11,6 +11,7 @@ import pytest
 
 from relay import keys
 from relay.delivery.pacing import (
+    BURST,
     BUSY_SHARE,
     FLOOR_SHARE,
     WINDOW,
@@ -25,23 +26,38 @@ from tests.helpers.servers import wait_for
 A_WINDOW = WINDOW * 1.001
 
 
-@pytest.mark.parametrize(("used", "elapsed", "expected"), [
-    (0.0, 0.0, 0.0),
-    (0.01, 0.1, 0.0),     # 10% of a core over 0.1 s: at the floor
-    (0.005, 0.1, 0.0),    # under it
-    (0.05, 0.1, 0.4),     # 50 ms of CPU wants 0.5 s of wall time at 10%
-    (0.2, 1.0, 1.0),
-])
-def test_budget_waits_until_the_floor_share_is_met(used, elapsed, expected):
-    assert Budget(floor=0.1).wait(used, elapsed) == pytest.approx(expected)
+def test_the_budget_refills_at_the_floor_share():
+    budget = Budget(floor=0.1, burst=0.01)
+    budget.restart(0.0, 0.0)
+    assert budget.wait(0.0, 0.0) == 0
+    # One delivery took 4 ms of CPU; at 10% of a core that is 40 ms, 10 of them past.
+    assert budget.wait(0.01, 0.004) == pytest.approx(0.03)
+    assert budget.wait(0.04, 0.004) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_time_spent_idle_is_not_saved_up():
+    budget = Budget(floor=0.1, burst=0.01)
+    budget.restart(0.0, 0.0)
+    # Ten seconds with nothing to deliver: at most `burst` is saved, not a second of CPU.
+    assert budget.wait(10.0, 0.0) == 0
+    assert budget.wait(10.0, 0.05) == pytest.approx(0.4)
+
+
+def test_a_restart_forgets_what_was_owed():
+    budget = Budget(floor=0.1, burst=0.01)
+    budget.restart(0.0, 0.0)
+    assert budget.wait(0.0, 1.0) > 0
+    budget.restart(5.0, 1.0)
+    assert budget.wait(5.0, 1.0) == 0
 
 
 @pytest.mark.parametrize("used", [0.001, 0.03, 0.5, 2.0])
 def test_after_the_wait_the_share_is_exactly_the_floor(used):
-    budget = Budget(floor=FLOOR_SHARE)
-    elapsed = 0.05
-    wait = budget.wait(used, elapsed)
-    assert wait == 0 or used / (elapsed + wait) == pytest.approx(FLOOR_SHARE)
+    budget = Budget(floor=FLOOR_SHARE, burst=BURST)
+    budget.restart(0.0, 0.0)
+    wait = budget.wait(0.05, used)
+    assert wait == 0 or used / (0.05 + wait) == pytest.approx(FLOOR_SHARE)
+    assert budget.wait(0.05 + wait, used) == pytest.approx(0.0, abs=1e-9)
 
 
 @pytest.mark.parametrize(("cpu", "elapsed", "cpus", "expected"), [
