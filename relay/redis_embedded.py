@@ -26,9 +26,10 @@ from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
-#: Size of the append-only file below which Redis never compacts it (above, it does once
-#: the file has doubled since the last compaction).
-AOF_REWRITE_MIN_SIZE = "1gb"
+#: Size of the append-only file below which Redis never compacts it by itself (above, it
+#: does once the file has doubled since the last compaction). `tidings serve` asks for a
+#: compaction earlier, when it is cheap (relay.aof_compaction); this is the backstop.
+AOF_REWRITE_MIN_SIZE = "2gb"
 #: Unix socket paths longer than this do not fit in sockaddr_un on every platform.
 MAX_SOCKET_PATH = 100
 START_TIMEOUT = 15.0
@@ -107,7 +108,8 @@ class EmbeddedRedis:
             # Every message body is written once and deleted on delivery, so the file
             # grows by the mail's size while the data stays small. At Redis's default of
             # 64 MB a burst of 100 KB mail rewrote the whole backlog every 640 messages,
-            # half of Redis's CPU; docs/operations.md has the disk this costs instead.
+            # half of Redis's CPU; docs/operations.md has the disk this costs instead, and
+            # relay/aof_compaction.py when serve compacts earlier.
             "--auto-aof-rewrite-min-size", AOF_REWRITE_MIN_SIZE,
             "--daemonize", "no",
             "--pidfile", str(self.dir / "redis.pid"),

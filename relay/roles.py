@@ -22,6 +22,7 @@ import redis
 import redis.asyncio as aioredis
 import uvicorn
 
+from relay.aof_compaction import compact_when_cheap
 from relay.delivery.account_cache import AccountCache
 from relay.delivery.attempt import Attempt, Links
 from relay.delivery.pacing import SubmissionPacer
@@ -348,18 +349,23 @@ def bind_error(setting: str, port: int, error: OSError) -> str:
 
 
 async def run_until_signalled(settings: Settings, url: str, *, roles: tuple[str, ...],
-                              submission_pids: tuple[int, ...] = ()) -> None:
+                              submission_pids: tuple[int, ...] = (),
+                              compact: bool = False) -> None:
+    """Run `roles` on this loop until SIGINT/SIGTERM; with `compact`, also time the
+    embedded Redis's compactions (relay.aof_compaction)."""
     client = redis_client(url, timeout=settings.redis_timeout)
     try:
         await recorder.store_retention(client, message_seconds=settings.message_retention,
                                        stats_seconds=settings.stats_retention)
     finally:
-        await client.aclose()
+        if not compact:
+            await client.aclose()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     started = []
+    compactor = asyncio.create_task(compact_when_cheap(client, stop)) if compact else None
     try:
         if "smtp" in roles:
             started.append(await start_smtp(settings, url))
@@ -375,6 +381,11 @@ async def run_until_signalled(settings: Settings, url: str, *, roles: tuple[str,
     finally:
         for role in started:
             await role.stop()
+        if compactor is not None:
+            compactor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await compactor
+            await client.aclose()
 
 
 def run(settings: Settings, *, roles: tuple[str, ...]) -> None:
@@ -421,7 +432,9 @@ def run(settings: Settings, *, roles: tuple[str, ...]) -> None:
             if beside_smtp:
                 here = tuple(role for role in roles if role != "worker")
         try:
-            runner(run_until_signalled(settings, url, roles=here))
+            # Where mail is written to the embedded Redis, its compactions are timed here.
+            runner(run_until_signalled(settings, url, roles=here,
+                                       compact="smtp" in roles and not settings.redis_url))
         finally:
             for pid in children:
                 with contextlib.suppress(ProcessLookupError):

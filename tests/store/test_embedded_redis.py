@@ -111,7 +111,7 @@ def test_acquire_starts_an_append_only_server_fsynced_on_every_write(embedded):
         assert c.config_get("appendonly") == {"appendonly": "yes"}
         assert c.config_get("appendfsync") == {"appendfsync": "always"}
         assert c.config_get("auto-aof-rewrite-min-size") == {
-            "auto-aof-rewrite-min-size": str(1 << 30)}
+            "auto-aof-rewrite-min-size": str(2 << 30)}
         assert server_pid(url) == embedded.pid()
     assert durability_warnings(redis.Redis.from_url(url)) == []
     assert Path(url.removeprefix("unix://")).exists()
