@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 REWRITE_FROM = 1 << 30
 #: A compaction is cheap when the file is at least this many times the live data.
 CHEAP_RATIO = 10
-#: Seconds between two looks at the file and the data.
-CHECK_INTERVAL = 5.0
+#: Seconds between two looks at the file and the data (two INFO commands).
+CHECK_INTERVAL = 1.0
 
 
 def cheap_to_compact(file_size: int, live_data: int, *, rewriting: bool,
