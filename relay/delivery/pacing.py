@@ -45,6 +45,13 @@ def process_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (fewer than the machine's under taskset)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 @dataclass
 class Budget:
     """The CPU time a paced worker may spend: a bucket filled at `floor` CPU seconds per
@@ -86,7 +93,7 @@ class SubmissionPacer:
                  own_cpu: Callable[[], float] = time.process_time,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.pids = tuple(pids)
-        self.cpus = cpus or len(os.sched_getaffinity(0))
+        self.cpus = cpus or _usable_cpus()
         self.budget = budget or Budget()
         self.read_cpu = read_cpu
         self.own_cpu = own_cpu
