@@ -62,6 +62,8 @@ async def compact_when_cheap(r: aioredis.Redis, stop: asyncio.Event, *,
                              interval: float = CHECK_INTERVAL,
                              rewrite_from: int = REWRITE_FROM) -> None:
     """Look every `interval` seconds until `stop` is set."""
+    log.info("this process compacts the embedded Redis's append-only file once it is %d MB "
+             "or more and %d times the data or more", rewrite_from >> 20, CHEAP_RATIO)
     while not stop.is_set():
         try:
             await compact_if_cheap(r, rewrite_from=rewrite_from)

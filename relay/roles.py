@@ -358,14 +358,16 @@ async def run_until_signalled(settings: Settings, url: str, *, roles: tuple[str,
         await recorder.store_retention(client, message_seconds=settings.message_retention,
                                        stats_seconds=settings.stats_retention)
     finally:
-        if not compact:
-            await client.aclose()
+        await client.aclose()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     started = []
-    compactor = asyncio.create_task(compact_when_cheap(client, stop)) if compact else None
+    compactor = None
+    if compact:
+        compactor_redis = redis_client(url, timeout=settings.redis_timeout)
+        compactor = asyncio.create_task(compact_when_cheap(compactor_redis, stop))
     try:
         if "smtp" in roles:
             started.append(await start_smtp(settings, url))
@@ -385,7 +387,7 @@ async def run_until_signalled(settings: Settings, url: str, *, roles: tuple[str,
             compactor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await compactor
-            await client.aclose()
+            await compactor_redis.aclose()
 
 
 def run(settings: Settings, *, roles: tuple[str, ...]) -> None:

@@ -112,6 +112,10 @@ def test_serve_account_send_stop(tmp_path: Path):
         paced = re.search(r"steps aside while submission \(pid ([0-9, ]+)\) is busy",
                           log_path.read_text())
         assert paced and str(serve.pid) in paced[1].split(", "), log_path.read_text()
+        # ...and one process of serve's (not each submission process) times the
+        # compactions of the embedded Redis's file.
+        assert len(re.findall(r"^\S+ \S+ INFO relay\.aof_compaction: this process compacts",
+                              log_path.read_text(), re.MULTILINE)) == 1, log_path.read_text()
         # serve runs the HTTP service too.
         with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/healthz", timeout=10) as got:
             assert got.status == 200 and json.load(got) == {"status": "ok"}
