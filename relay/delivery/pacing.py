@@ -30,6 +30,8 @@ FLOOR_SHARE = 0.1
 BURST = 0.01
 #: Seconds between two readings of the submission processes' CPU time.
 WINDOW = 0.1
+#: A reading older than this (the worker had nothing to start) says nothing about now.
+STALE = 2 * WINDOW
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -107,11 +109,15 @@ class SubmissionPacer:
 
     def _sample(self) -> None:
         now = self.clock()
-        if now - self._sampled_at < WINDOW:
+        elapsed = now - self._sampled_at
+        if elapsed < WINDOW:
             return
         total = self._submission()
         was_busy = self._busy
-        self._busy = busy(total - self._submission_cpu, now - self._sampled_at, self.cpus)
+        # After a quiet spell, an average over it would hide a burst that has just begun
+        # (the one that woke this worker up): paced until one window has been measured.
+        self._busy = elapsed > STALE or busy(total - self._submission_cpu, elapsed,
+                                             self.cpus)
         self._sampled_at, self._submission_cpu = now, total
         if self._busy and not was_busy:
             self.budget.restart(now, self.own_cpu())

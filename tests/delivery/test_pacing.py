@@ -131,6 +131,24 @@ def test_a_new_busy_stretch_starts_with_a_clean_budget():
     assert pacer.delay() == 0 and pacer.paced
 
 
+def test_after_a_quiet_spell_the_first_window_is_paced_until_measured():
+    readings = Readings()
+    pacer = readings.pacer()
+    # Ten quiet seconds, then a burst in the last tenth: the ten-second average is low.
+    readings.advance(9.9, submission_cores=0.0)
+    readings.advance(0.1, submission_cores=2.0)
+    assert pacer.delay() == 0 and pacer.paced
+    readings.advance(0.01, submission_cores=2.0, own=0.004)
+    assert pacer.delay() > 0
+    # Measured over a window: the burst goes on, so pacing does too...
+    readings.advance(A_WINDOW, submission_cores=2.0)
+    pacer.delay()
+    assert pacer.paced
+    # ...and a quiet window ends it.
+    readings.advance(A_WINDOW, submission_cores=0.0)
+    assert pacer.delay() == 0 and not pacer.paced
+
+
 def test_a_submission_process_that_is_gone_counts_for_nothing():
     readings = Readings()
     pacer = readings.pacer()
