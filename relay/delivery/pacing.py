@@ -90,13 +90,12 @@ class SubmissionPacer:
     """Paces one worker against the submission processes `pids` of the same machine."""
 
     def __init__(self, pids: Iterable[int], *, cpus: int | None = None,
-                 budget: Budget | None = None,
                  read_cpu: Callable[[int], float | None] = process_cpu_seconds,
                  own_cpu: Callable[[], float] = time.process_time,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.pids = tuple(pids)
         self.cpus = cpus or _usable_cpus()
-        self.budget = budget or Budget()
+        self.budget = Budget()
         self.read_cpu = read_cpu
         self.own_cpu = own_cpu
         self.clock = clock
@@ -107,11 +106,8 @@ class SubmissionPacer:
     def _submission(self) -> float:
         return sum(cpu for cpu in map(self.read_cpu, self.pids) if cpu is not None)
 
-    def _sample(self) -> None:
-        now = self.clock()
+    def _sample(self, now: float) -> None:
         elapsed = now - self._sampled_at
-        if elapsed < WINDOW:
-            return
         total = self._submission()
         was_busy = self._busy
         # After a quiet spell, an average over it would hide a burst that has just begun
@@ -129,12 +125,13 @@ class SubmissionPacer:
 
     def delay(self) -> float:
         """Seconds to wait before the next delivery starts (0: start it now)."""
-        self._sample()
+        now = self.clock()
+        if now - self._sampled_at >= WINDOW:
+            self._sample(now)
         if not self._busy:
             return 0.0
-        wait = self.budget.wait(self.clock(), self.own_cpu())
         # Look again within a window: submission may have gone quiet meanwhile.
-        return min(wait, WINDOW)
+        return min(self.budget.wait(now, self.own_cpu()), WINDOW)
 
     async def turn(self) -> None:
         """Return when this worker may start its next delivery."""

@@ -82,9 +82,9 @@ class Readings:
     def read(self, pid: int) -> float | None:
         return self.submission.get(pid)
 
-    def pacer(self, **options) -> SubmissionPacer:
+    def pacer(self) -> SubmissionPacer:
         return SubmissionPacer(self.submission, cpus=2, read_cpu=self.read,
-                               own_cpu=lambda: self.own, clock=lambda: self.now, **options)
+                               own_cpu=lambda: self.own, clock=lambda: self.now)
 
     def advance(self, seconds: float, *, submission_cores: float, own: float = 0.0) -> None:
         self.now += seconds

@@ -49,19 +49,23 @@ def persistence(url: str) -> dict:
         return client.info("persistence")
 
 
-async def write_mail(client, count: int, *, delete: bool) -> None:
-    """`count` message-sized values, deleted again as delivery would."""
+async def accept_mail(client, count: int) -> None:
+    """`count` message-sized values, as submission writes them."""
     body = b"x" * (100 * 1024)
     for n in range(count):
         await client.set(f"body:{n}", body)
-    if delete:
-        await client.delete(*(f"body:{n}" for n in range(count)))
+
+
+async def deliver_mail(client, count: int) -> None:
+    """Their bodies deleted, as delivery does."""
+    await client.delete(*(f"body:{n}" for n in range(count)))
 
 
 async def test_a_file_of_delivered_mail_is_compacted(own_redis):
     client = redis_client(own_redis, timeout=5)
     try:
-        await write_mail(client, 40, delete=True)
+        await accept_mail(client, 40)
+        await deliver_mail(client, 40)
         before = await client.info("persistence")
         assert before["aof_current_size"] >= 40 * 100 * 1024
         assert await compact_if_cheap(client, rewrite_from=MB)
@@ -75,11 +79,11 @@ async def test_a_file_of_delivered_mail_is_compacted(own_redis):
 async def test_a_backlog_waits_for_delivery(own_redis):
     client = redis_client(own_redis, timeout=5)
     try:
-        await write_mail(client, 40, delete=False)
+        await accept_mail(client, 40)
         assert not await compact_if_cheap(client, rewrite_from=MB)
         assert (await client.info("persistence"))["aof_rewrites"] == 0
         # Delivered: now it is cheap.
-        await client.delete(*(f"body:{n}" for n in range(40)))
+        await deliver_mail(client, 40)
         assert await compact_if_cheap(client, rewrite_from=MB)
     finally:
         await client.aclose()
@@ -89,7 +93,8 @@ async def test_the_loop_compacts_and_stops(own_redis):
     client = redis_client(own_redis, timeout=5)
     stop = asyncio.Event()
     try:
-        await write_mail(client, 40, delete=True)
+        await accept_mail(client, 40)
+        await deliver_mail(client, 40)
         loop = asyncio.create_task(compact_when_cheap(client, stop, interval=0.05,
                                                       rewrite_from=MB))
         async with asyncio.timeout(30):
