@@ -27,6 +27,10 @@ TERMINATOR = b"\r\n.\r\n"
 DATA_BUFFER = 1 << 17
 
 
+#: What begins both the terminator and a dot-stuffed line: one search finds either.
+LINE_DOT = b"\r\n."
+
+
 @dataclass(frozen=True)
 class DataResult:
     #: The message, dot-unstuffed, without the terminator; None when it was refused.
@@ -43,51 +47,64 @@ async def read_data(reader: asyncio.StreamReader, *, max_size: int,
     saved_limit = reader._limit  # noqa: SLF001 - no public setter exists
     reader._limit = DATA_BUFFER
     try:
-        content = await _read_until_terminator(reader, max_size, on_progress)
+        content, stuffed = await _read_until_terminator(reader, max_size, on_progress)
     finally:
         reader._limit = saved_limit
     if content is None:
         return DataResult(None, too_big=True)
     if has_bare_line_ending(content):
         return DataResult(None, bare_line_ending=True)
-    content = _unstuff(content)
+    if stuffed:
+        content = _unstuff(content)
     if len(content) > max_size:
         return DataResult(None, too_big=True)
     return DataResult(content)
 
 
 async def _read_until_terminator(reader: asyncio.StreamReader, max_size: int,
-                                 on_progress: Callable[[], None]) -> bytes | None:
-    """The data up to the terminator, still dot-stuffed; None if it was too big to keep."""
+                                 on_progress: Callable[[], None]) -> tuple[bytes | None, bool]:
+    """The data up to the terminator, still dot-stuffed (None if it was too big to keep),
+    and whether any line of it is dot-stuffed.
+
+    The data is searched once, for `LINE_DOT`: each match is the terminator or a stuffed
+    line, so the common message without stuffed lines costs one pass, not two.
+    """
     # Dot-stuffing can only shrink the data, and by at most one byte a line: a little
     # slack keeps a message that is exactly at the limit from being discarded early.
     wire_cap = max_size + max_size // 4 + 1024
     wire = bytearray(b"\r\n")
     searched = discarded = 0
+    stuffed = False
     while True:
         chunk = await reader.read(DATA_BUFFER)
         if not chunk:
             raise ConnectionResetError("client closed the connection during DATA")
         on_progress()
         wire += chunk
-        end = wire.find(TERMINATOR, max(searched - len(TERMINATOR) + 1, 0))
-        if end >= 0:
-            # Whatever follows the terminator is the client's next command (PIPELINING).
-            reader._buffer[:0] = wire[end + len(TERMINATOR):]  # noqa: SLF001
-            return None if discarded else bytes(wire[2:end + 2])
-        searched = len(wire)
+        while (found := wire.find(LINE_DOT, searched)) >= 0:
+            if len(wire) < found + len(TERMINATOR):
+                searched = found  # the rest of this line is still on its way
+                break
+            if wire.startswith(b"\r\n", found + len(LINE_DOT)):
+                # Whatever follows the terminator is the client's next command (PIPELINING).
+                reader._buffer[:0] = wire[found + len(TERMINATOR):]  # noqa: SLF001
+                return (None if discarded else bytes(wire[2:found + 2])), stuffed
+            stuffed = True
+            searched = found + len(LINE_DOT)
+        else:
+            # A match may begin in the last bytes and end in the next chunk.
+            searched = max(searched, len(wire) - len(LINE_DOT) + 1)
         if discarded + len(wire) > wire_cap:
             # Too big: keep only the tail a terminator could still begin in.
-            discarded += len(wire) - len(TERMINATOR)
-            del wire[:-len(TERMINATOR)]
-            searched = len(wire)
+            tail = len(TERMINATOR) - 1
+            discarded += len(wire) - tail
+            del wire[:-tail]
+            searched = 0
 
 
 def _unstuff(data: bytes) -> bytes:
     """Remove the transparency dot of RFC 5321 4.5.2 from every line that starts with one."""
-    if b"\r\n." not in data and not data.startswith(b"."):
-        return data
-    return (b"\r\n" + data).replace(b"\r\n.", b"\r\n")[2:]
+    return (b"\r\n" + data).replace(LINE_DOT, b"\r\n")[2:]
 
 
 def has_bare_line_ending(data: bytes) -> bool:

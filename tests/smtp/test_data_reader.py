@@ -105,3 +105,18 @@ def test_bare_line_ending_is_any_cr_or_lf_outside_a_pair(pieces):
     data = b"".join(pieces)
     outside_pairs = data.replace(b"\r\n", b"")
     assert has_bare_line_ending(data) == (b"\r" in outside_pairs or b"\n" in outside_pairs)
+
+
+@given(st.lists(st.sampled_from([b"", b".", b"..", b".x", b"a.", b"\r", b"ab"]), max_size=12),
+       st.lists(st.integers(1, 9), max_size=30))
+def test_any_stuffed_message_comes_back_whole_in_any_chunking(lines, chunks):
+    """One search finds both stuffed lines and the terminator, also across chunk edges."""
+    content = b"".join(line + b"\r\n" for line in lines)
+    stuffed = b"".join((b"." + line if line.startswith(b".") else line) + b"\r\n"
+                       for line in lines)
+    result, rest = feed_and_read(stuffed + b".\r\n", chunks)
+    if b"\r" in content.replace(b"\r\n", b""):  # the line that is a bare CR
+        assert result == DataResult(None, bare_line_ending=True)
+    else:
+        assert result == DataResult(content)
+    assert rest == NEXT
