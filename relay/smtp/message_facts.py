@@ -35,6 +35,8 @@ MAX_REPORTED = 64
 
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
 _UNSUBSCRIBE = b"[unsubscribe]"
+#: Brackets looked at one by one before the whole text is lowered and searched instead.
+MAX_BRACKETS = 16
 _UUENCODE = re.compile(rb"^begin(?:-base64)?[ \t]+[0-7]{3,4}[ \t]+(\S[^\r\n]*)", re.MULTILINE)
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/]")
@@ -69,7 +71,7 @@ def _inspect(data: bytes, max_depth: int, max_parts: int) -> MessageFacts:
             found = _reported_type(name, part.content_type)
         else:
             text = decode_body(data[part.body_start : part.body_end], part.encoding)
-            tagged = tagged or _UNSUBSCRIBE in text.lower()
+            tagged = tagged or has_unsubscribe_tag(text)
             found = _uuencoded(text) if attachment is None else None
         attachment = attachment or found
     return MessageFacts(
@@ -102,6 +104,19 @@ def _from_addresses(headers: dict[bytes, list[bytes]]) -> tuple[str, ...]:
 def _addresses(value: str) -> tuple[str, ...]:
     """Cached: an account sends from the same few From headers over and over."""
     return tuple(addr for _, addr in getaddresses([value]) if addr)
+
+
+def has_unsubscribe_tag(text: bytes) -> bool:
+    """`[Unsubscribe]` in any case. Most bodies have few brackets, and finding each is a
+    memchr, so this skips lowering and searching the whole body (two slow passes)."""
+    position = text.find(b"[")
+    for _ in range(MAX_BRACKETS):
+        if position < 0:
+            return False
+        if text[position : position + len(_UNSUBSCRIBE)].lower() == _UNSUBSCRIBE:
+            return True
+        position = text.find(b"[", position + 1)
+    return _UNSUBSCRIBE in text.lower()
 
 
 def _subject(headers: dict[bytes, list[bytes]]) -> str:

@@ -5,7 +5,13 @@ import time
 import pytest
 
 from policy.facts import MessageFacts
-from relay.smtp.message_facts import INTERNAL_ERROR, UnparseableMessage, inspect_message
+from relay.smtp.message_facts import (
+    INTERNAL_ERROR,
+    MAX_BRACKETS,
+    UnparseableMessage,
+    has_unsubscribe_tag,
+    inspect_message,
+)
 
 FROM = "From: Sender <sender@example.com>"
 HEAD = f"{FROM}\r\nSubject: Test\r\nMIME-Version: 1.0\r\n"
@@ -542,3 +548,12 @@ def test_fuzz_only_facts_or_unparseable():
         else:
             assert isinstance(facts, MessageFacts)
             assert facts.attachment is None or facts.attachment.isprintable()
+
+
+@pytest.mark.parametrize("brackets", [0, MAX_BRACKETS - 1, MAX_BRACKETS, MAX_BRACKETS + 5])
+@pytest.mark.parametrize("tag, expected", [(b"[UnSubscribe]", True), (b"[Unsubscribe ]", False),
+                                           (b"", False)])
+def test_unsubscribe_tag_after_any_number_of_other_brackets(brackets, tag, expected):
+    """Both ways of looking (bracket by bracket, then the whole text) find the same tags."""
+    text = b"[x] " * brackets + b"[unsub" + tag + b" [unsubscribe"
+    assert has_unsubscribe_tag(text) is expected
