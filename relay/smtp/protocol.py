@@ -80,6 +80,8 @@ class SubmissionProtocol(SMTP):
         self.sessions = sessions
         self._counted_ip: str | None = None
         self._in_ehlo = False
+        #: When the session counts as idle, moved on by every command and block of DATA.
+        self._idle_deadline = 0.0
 
     async def push(self, status: str | bytes) -> None:
         # aiosmtpd's own syntax and sequence replies lack enhanced codes; ours have them.
@@ -125,6 +127,24 @@ class SubmissionProtocol(SMTP):
             self.sessions.leave(self._counted_ip)
             self._counted_ip = None
         super().connection_lost(error)
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        """As aiosmtpd's, without a new timer for every command and every block of DATA
+        (several a message): the one timer moves only when the deadline comes earlier,
+        and when it fires before the deadline, which has moved on since, it is set again."""
+        deadline = self.loop.time() + (duration or self._timeout_duration)
+        self._idle_deadline = deadline
+        handle = self._timeout_handle
+        if handle is None or deadline < handle.when():
+            if handle is not None:
+                handle.cancel()
+            self._timeout_handle = self.loop.call_at(deadline, self._idle_timer)
+
+    def _idle_timer(self) -> None:
+        if self.loop.time() < self._idle_deadline:
+            self._timeout_handle = self.loop.call_at(self._idle_deadline, self._idle_timer)
+        else:
+            self._timeout_cb()
 
     def _timeout_cb(self) -> None:
         if self.transport is not None and not self.transport.is_closing():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import time
 
 import pytest
 
@@ -106,6 +107,23 @@ def test_idle_session_is_told_421_then_closed(start_server, implicit_tls):
         raw.sock.settimeout(15)  # a blocking read, bounded: the server must speak first
         assert raw.read_reply() == R421_IDLE
         assert raw.read_reply() == ""
+    finally:
+        raw.close()
+
+
+def test_a_session_that_keeps_talking_outlives_the_first_deadline(start_server):
+    """The idle timer moves with each command: closed only after a silence of its length."""
+    server = start_server(smtp_idle_timeout=1)
+    raw = RawSession(server.smtp_port)
+    try:
+        raw.sock.settimeout(15)
+        started = time.monotonic()
+        while time.monotonic() - started < 2.5:
+            assert raw.command("NOOP") == "250 2.0.0 Ok"
+            last = time.monotonic()
+            time.sleep(0.3)
+        assert raw.read_reply() == R421_IDLE
+        assert 0.9 < time.monotonic() - last < 3
     finally:
         raw.close()
 
