@@ -49,7 +49,7 @@ async def accept(r: aioredis.Redis, message: AcceptedMessage, *, detail: dict,
         keys.version(message.account), stats_keys.messages(message.account),
         stats_keys.recipient(message.account, message.recipient),
         message.id, message.recipient.lower(), rates.COUNTER_TTL, accepted.json, suppressed,
-        rules_version, message.data, *flat)
+        rules_version, message.data, repr(message.received), *flat)
     if result == -1:
         raise RulesChanged(message.account)
     return bool(result)

@@ -7,7 +7,7 @@
 -- ARGV[1] message id  ARGV[2] recipient (lower case)  ARGV[3] rate counter ttl
 -- ARGV[4] accepted event JSON  ARGV[5] suppressed event JSON
 -- ARGV[6] the rules version the transaction was judged by  ARGV[7] raw message
--- ARGV[8..] field, value pairs of the message hash
+-- ARGV[8] when it was received (Unix seconds)  ARGV[9..] field, value pairs of the message hash
 -- Returns 0 (queued), 1 (suppressed: stored, not queued) or -1 (rules changed: nothing
 -- written; judge the transaction again by the current rules).
 
@@ -21,7 +21,7 @@ if (redis.call('GET', KEYS[7]) or '') ~= ARGV[6] then
 end
 local suppressed = redis.call('SISMEMBER', KEYS[4], ARGV[2]) == 1
 local fields = {}
-for i = 8, #ARGV do
+for i = 9, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 if suppressed then
@@ -30,11 +30,13 @@ else
   redis.call('HSET', KEYS[1], 'status', 'queued', 'data', ARGV[7], unpack(fields))
   redis.call('XADD', KEYS[2], '*', 'id', ARGV[1])
 end
-redis.call('INCR', KEYS[3])
-redis.call('EXPIRE', KEYS[3], tonumber(ARGV[3]))
+-- Each counter is a window's own key: its expiry is set once, when the window opens.
+if redis.call('INCR', KEYS[3]) == 1 then
+  redis.call('EXPIRE', KEYS[3], tonumber(ARGV[3]))
+end
 -- The search indexes of /v1/messages, kept as long as the timeline (RETENTION_TIMELINE,
 -- from the record_event library): older members are dropped, so each index stays bounded.
-local received = tonumber(redis.call('HGET', KEYS[1], 'received'))
+local received = tonumber(ARGV[8])
 for _, index in ipairs({KEYS[8], KEYS[9]}) do
   redis.call('ZADD', index, received, ARGV[1])
   redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. (received - RETENTION_TIMELINE))

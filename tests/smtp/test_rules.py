@@ -8,6 +8,7 @@ import pytest
 
 from relay import keys
 from relay.cli import main
+from relay.store import rates
 from relay.store.accounts import RuleChanges
 from stats import keys as stats_keys
 from stats.events import Event
@@ -134,7 +135,7 @@ def test_attachment(server, account, r, data, ext):
     assert event.detail["reason"] == "attachment"
 
 
-def test_sending_rate(server, make_account):
+def test_sending_rate(server, make_account, r):
     account = make_account(changes=RuleChanges(rate=2))
     with submission(server.smtp_port, account.login, account.password) as client:
         for _ in range(2):
@@ -142,6 +143,10 @@ def test_sending_rate(server, make_account):
                               message()).startswith("250 2.0.0 Ok: queued as ")
         assert mail_reply(client, "news@shop.example") == \
             "451 4.7.1 Sending rate exceeded, try again later"
+    # The window counters (two, if a minute began in between) expire, set once each.
+    counters = r.keys(keys.rate("shop", "*"))
+    assert sum(int(r.get(key)) for key in counters) == 2
+    assert all(0 < r.ttl(key) <= rates.COUNTER_TTL for key in counters)
 
 
 def test_unsubscribe_required(server, make_account, r):
