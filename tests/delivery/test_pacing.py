@@ -108,8 +108,8 @@ def test_busy_submission_holds_the_worker_to_its_floor_then_lets_it_go():
     readings.advance(A_WINDOW, submission_cores=1.5)
     assert pacer.delay() == 0  # busy from now on, and nothing used yet
     assert pacer.paced
-    readings.advance(0.01, submission_cores=1.5, own=0.004)  # one delivery: 4 ms of CPU
-    # 4 ms at 10% of a core is 40 ms of wall time, 10 ms of which have passed.
+    # One delivery, using the CPU time the floor grants in 40 ms; 10 ms have passed.
+    readings.advance(0.01, submission_cores=1.5, own=0.04 * FLOOR_SHARE)
     assert pacer.delay() == pytest.approx(0.03)
     readings.advance(0.03, submission_cores=1.5)
     assert pacer.delay() == 0
