@@ -1,9 +1,9 @@
 """Reading DATA in large blocks, with strict CRLF framing.
 
 Why not aiosmtpd's loop: it reads one line per await, which caps a 100 KB message at a
-few hundred per second. Here the stream is read in blocks and searched for `<CRLF>.<CRLF>`
-(a five-byte needle, markedly cheaper to find than `.<CRLF>`); whatever follows it is
-handed back to the stream as the client's next command.
+few hundred per second. Here the stream is read in blocks and searched once for `<CRLF>.`,
+which begins both the terminator `<CRLF>.<CRLF>` and every dot-stuffed line; whatever
+follows the terminator is handed back to the stream as the client's next command.
 
 Invariants (RFC 5321 4.1.1.4 and the SMTP smuggling attacks of 2023):
 - only `<CRLF>.<CRLF>` ends DATA; `<LF>.<LF>`, `<LF>.<CRLF>`, `<CR>.<CR>` and friends do not,
