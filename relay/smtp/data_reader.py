@@ -25,8 +25,6 @@ TERMINATOR = b"\r\n.\r\n"
 #: How much is read from the stream at once during DATA, and the stream buffer's limit:
 #: the command phase keeps aiosmtpd's 1001-byte line limit.
 DATA_BUFFER = 1 << 17
-
-
 #: What begins both the terminator and a dot-stuffed line: one search finds either.
 LINE_DOT = b"\r\n."
 
@@ -66,8 +64,10 @@ async def _read_until_terminator(reader: asyncio.StreamReader, max_size: int,
     """The data up to the terminator, still dot-stuffed (None if it was too big to keep),
     and whether any line of it is dot-stuffed.
 
-    The data is searched once, for `LINE_DOT`: each match is the terminator or a stuffed
-    line, so the common message without stuffed lines costs one pass, not two.
+    Until a stuffed line turns up, the data is searched for `LINE_DOT`, which finds the
+    terminator as well: the common message without stuffed lines costs one pass, not two.
+    After the first one only the terminator is searched for, so a message of nothing but
+    stuffed lines still takes no Python step per line.
     """
     # Dot-stuffing can only shrink the data, and by at most one byte a line: a little
     # slack keeps a message that is exactly at the limit from being discarded early.
@@ -81,19 +81,17 @@ async def _read_until_terminator(reader: asyncio.StreamReader, max_size: int,
             raise ConnectionResetError("client closed the connection during DATA")
         on_progress()
         wire += chunk
-        while (found := wire.find(LINE_DOT, searched)) >= 0:
+        while (found := wire.find(TERMINATOR if stuffed else LINE_DOT, searched)) >= 0:
             if len(wire) < found + len(TERMINATOR):
-                searched = found  # the rest of this line is still on its way
-                break
+                break  # the rest of this line is still on its way
             if wire.startswith(b"\r\n", found + len(LINE_DOT)):
                 # Whatever follows the terminator is the client's next command (PIPELINING).
                 reader._buffer[:0] = wire[found + len(TERMINATOR):]  # noqa: SLF001
                 return (None if discarded else bytes(wire[2:found + 2])), stuffed
             stuffed = True
             searched = found + len(LINE_DOT)
-        else:
-            # A match may begin in the last bytes and end in the next chunk.
-            searched = max(searched, len(wire) - len(LINE_DOT) + 1)
+        # A match may begin in the last bytes and end in the next chunk.
+        searched = found if found >= 0 else max(searched, len(wire) - len(TERMINATOR) + 1)
         if discarded + len(wire) > wire_cap:
             # Too big: keep only the tail a terminator could still begin in.
             tail = len(TERMINATOR) - 1
