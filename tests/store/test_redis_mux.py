@@ -75,6 +75,46 @@ async def test_a_timeout_drops_the_connection_and_its_late_reply(redis_url, r):
         await mux.aclose()
 
 
+async def test_each_command_has_its_own_deadline_on_the_shared_timer(redis_url, r):
+    """A command answered in time leaves no timer behind that could break the connection,
+    and one sent later times out at its own deadline, not at the earlier command's."""
+    mux = RedisMux(redis_url, timeout=0.4, connections=1)
+    loop = asyncio.get_running_loop()
+    try:
+        before = {client["id"] for client in r.client_list()}
+        assert await mux.eval(ECHO, 0, "quick") == b"quick"
+        started = loop.time()
+        await asyncio.sleep(0.3)
+        r.execute_command("CLIENT", "PAUSE", "1500", "ALL")
+        sent = loop.time()
+        with pytest.raises(TimeoutError):
+            await mux.eval(ECHO, 0, "late")
+        # The first command's deadline (started + 0.4) passed while this one waited.
+        assert loop.time() - started > 0.4 + 0.2
+        assert loop.time() - sent >= 0.4 - 0.05
+        # Until the timeout, the first command's connection was the one in use.
+        assert len({client["id"] for client in r.client_list()} - before) == 1
+    finally:
+        await mux.aclose()
+
+
+async def test_a_cancelled_caller_does_not_hide_a_later_callers_timeout(redis_url, r):
+    mux = RedisMux(redis_url, timeout=0.3, connections=1)
+    try:
+        assert await mux.eval(ECHO, 0, "warm") == b"warm"
+        r.execute_command("CLIENT", "PAUSE", "1500", "ALL")
+        first = asyncio.create_task(mux.eval(ECHO, 0, "gives up"))
+        await asyncio.sleep(0.05)
+        second = asyncio.create_task(mux.eval(ECHO, 0, "waits"))
+        await asyncio.sleep(0.05)
+        first.cancel()
+        await asyncio.wait({second}, timeout=1)
+        assert second.done() and isinstance(second.exception(), TimeoutError)
+        assert first.cancelled()
+    finally:
+        await mux.aclose()
+
+
 async def test_a_lost_connection_fails_waiting_callers_then_reconnects(mux, r):
     waiting = asyncio.create_task(mux.execute(b"BLPOP", "never", 5))
     await asyncio.sleep(0.2)
