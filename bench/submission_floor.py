@@ -34,9 +34,20 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from relay.delivery.pacing import process_cpu_seconds  # noqa: E402
+
 TOOLS = Path(os.environ.get("BENCH_TOOLS", ROOT.parent / "shared" / "bench"))
 VARIANTS = ("aiosmtpd", "protocol")
 TERMINATOR = b"\r\n.\r\n"
+
+
+REPLIES = {
+    b"EHLO": b"250-localhost\r\n250-PIPELINING\r\n250 STARTTLS\r\n",
+    b"DATA": b"354 End data with <CR><LF>.<CR><LF>\r\n",
+    b"QUIT": b"221 2.0.0 Bye\r\n",
+}
 
 
 class FloorProtocol(asyncio.Protocol):
@@ -84,13 +95,6 @@ class FloorProtocol(asyncio.Protocol):
             self.transport, self, self.tls_context, server_side=True)
 
 
-REPLIES = {
-    b"EHLO": b"250-localhost\r\n250-PIPELINING\r\n250 STARTTLS\r\n",
-    b"DATA": b"354 End data with <CR><LF>.<CR><LF>\r\n",
-    b"QUIT": b"221 2.0.0 Bye\r\n",
-}
-
-
 class AnswerOnly:
     """A handler that takes every message and keeps none."""
 
@@ -121,11 +125,6 @@ def serve(variant: str, port: int, data_dir: Path) -> None:
     uvloop.run(main())
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -149,13 +148,13 @@ def measure(variant: str, args, data_dir: Path) -> dict:
                                str(data_dir)], cwd=ROOT)
     try:
         wait_port(port, server)
-        before = cpu_seconds(server.pid)
+        before = process_cpu_seconds(server.pid)
         load = subprocess.run(
             [sys.executable, str(TOOLS / "smtpload.py"), "--host", "127.0.0.1", "--port",
              str(port), "--starttls", "-c", "16", "-n", str(args.n), "--size", str(args.size),
              "--uvloop", "--from", "a@bench.example", "--to", "rcpt@example.com"],
             check=True, capture_output=True, text=True)
-        spent = cpu_seconds(server.pid) - before
+        spent = process_cpu_seconds(server.pid) - before
     finally:
         server.terminate()
         server.wait()
@@ -169,7 +168,6 @@ def measure(variant: str, args, data_dir: Path) -> dict:
 
 def main() -> None:
     if len(sys.argv) == 5 and sys.argv[1] == "serve":
-        sys.path.insert(0, str(ROOT))
         serve(sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])

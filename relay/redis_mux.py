@@ -106,12 +106,12 @@ class RedisMux:
         password, username = self._options.get("password"), self._options.get("username")
         if password is not None:
             auth = (b"AUTH", username, password) if username else (b"AUTH", password)
-            reply = await protocol.send(auth)
+            reply = await protocol.send(auth, timeout=self._timeout)
             if isinstance(reply, hiredis.ReplyError):
                 protocol.close()
                 raise redis.AuthenticationError(str(reply))
         if self._options.get("db"):
-            reply = await protocol.send((b"SELECT", self._options["db"]))
+            reply = await protocol.send((b"SELECT", self._options["db"]), timeout=self._timeout)
             if isinstance(reply, hiredis.ReplyError):
                 protocol.close()
                 raise _error(reply)
@@ -143,7 +143,7 @@ class _Protocol(asyncio.Protocol):
     def connection_made(self, transport) -> None:
         self._transport = transport
 
-    def send(self, args, *, timeout: float = 60.0) -> asyncio.Future:
+    def send(self, args, *, timeout: float) -> asyncio.Future:
         if self.closed:
             raise redis.ConnectionError("the Redis connection is closed")
         loop = asyncio.get_running_loop()
