@@ -44,60 +44,86 @@ async def read_data(reader: asyncio.StreamReader, *, max_size: int,
     # aiosmtpd's 1001 bytes that means reading in 2 KB sips. Widen it for DATA only.
     saved_limit = reader._limit  # noqa: SLF001 - no public setter exists
     reader._limit = DATA_BUFFER
+    framer = DataFramer(max_size)
     try:
-        content, stuffed = await _read_until_terminator(reader, max_size, on_progress)
+        while not framer.done:
+            chunk = await reader.read(DATA_BUFFER)
+            if not chunk:
+                raise ConnectionResetError("client closed the connection during DATA")
+            on_progress()
+            framer.feed(chunk)
     finally:
         reader._limit = saved_limit
-    if content is None:
-        return DataResult(None, too_big=True)
-    if has_bare_line_ending(content):
-        return DataResult(None, bare_line_ending=True)
-    if stuffed:
-        content = _unstuff(content)
-    if len(content) > max_size:
-        return DataResult(None, too_big=True)
-    return DataResult(content)
+    # Whatever follows the terminator is the client's next command (PIPELINING).
+    reader._buffer[:0] = framer.leftover  # noqa: SLF001
+    return framer.result()
 
 
-async def _read_until_terminator(reader: asyncio.StreamReader, max_size: int,
-                                 on_progress: Callable[[], None]) -> tuple[bytes | None, bool]:
-    """The data up to the terminator, still dot-stuffed (None if it was too big to keep),
-    and whether any line of it is dot-stuffed.
+class DataFramer:
+    """DATA fed in chunks as they arrive, up to the terminator: pure, so that the stream
+    reader above and the transaction lane of the protocol (which is fed by the transport
+    directly) frame a message in exactly the same way.
 
     Until a stuffed line turns up, the data is searched for `LINE_DOT`, which finds the
     terminator as well: the common message without stuffed lines costs one pass, not two.
     After the first one only the terminator is searched for, so a message of nothing but
     stuffed lines still takes no Python step per line.
     """
-    # Dot-stuffing can only shrink the data, and by at most one byte a line: a little
-    # slack keeps a message that is exactly at the limit from being discarded early.
-    wire_cap = max_size + max_size // 4 + 1024
-    wire = bytearray(b"\r\n")
-    searched = discarded = 0
-    stuffed = False
-    while True:
-        chunk = await reader.read(DATA_BUFFER)
-        if not chunk:
-            raise ConnectionResetError("client closed the connection during DATA")
-        on_progress()
+
+    def __init__(self, max_size: int):
+        self.max_size = max_size
+        # Dot-stuffing can only shrink the data, and by at most one byte a line: a little
+        # slack keeps a message that is exactly at the limit from being discarded early.
+        self._wire_cap = max_size + max_size // 4 + 1024
+        self._wire = bytearray(b"\r\n")
+        self._searched = self._discarded = 0
+        self._stuffed = False
+        self._content: bytes | None = None
+        #: True once the terminator has been seen.
+        self.done = False
+        #: What came after the terminator: the client's next command.
+        self.leftover = b""
+
+    def feed(self, chunk: bytes) -> bool:
+        """Take the next chunk; True once the terminator has been seen (ignores the rest)."""
+        wire = self._wire
         wire += chunk
+        searched, stuffed = self._searched, self._stuffed
         while (found := wire.find(TERMINATOR if stuffed else LINE_DOT, searched)) >= 0:
             if len(wire) < found + len(TERMINATOR):
                 break  # the rest of this line is still on its way
             if wire.startswith(b"\r\n", found + len(LINE_DOT)):
-                # Whatever follows the terminator is the client's next command (PIPELINING).
-                reader._buffer[:0] = wire[found + len(TERMINATOR):]  # noqa: SLF001
-                return (None if discarded else bytes(wire[2:found + 2])), stuffed
+                self.leftover = bytes(wire[found + len(TERMINATOR):])
+                self._content = None if self._discarded else bytes(wire[2:found + 2])
+                self._stuffed = stuffed
+                self.done = True
+                self._wire = bytearray()
+                return True
             stuffed = True
             searched = found + len(LINE_DOT)
         # A match may begin in the last bytes and end in the next chunk.
         searched = found if found >= 0 else max(searched, len(wire) - len(TERMINATOR) + 1)
-        if discarded + len(wire) > wire_cap:
+        if self._discarded + len(wire) > self._wire_cap:
             # Too big: keep only the tail a terminator could still begin in.
             tail = len(TERMINATOR) - 1
-            discarded += len(wire) - tail
+            self._discarded += len(wire) - tail
             del wire[:-tail]
             searched = 0
+        self._searched, self._stuffed = searched, stuffed
+        return False
+
+    def result(self) -> DataResult:
+        """The message as the rules see it; only once `done`."""
+        content = self._content
+        if content is None:
+            return DataResult(None, too_big=True)
+        if has_bare_line_ending(content):
+            return DataResult(None, bare_line_ending=True)
+        if self._stuffed:
+            content = _unstuff(content)
+        if len(content) > self.max_size:
+            return DataResult(None, too_big=True)
+        return DataResult(content)
 
 
 def _unstuff(data: bytes) -> bytes:

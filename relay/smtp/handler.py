@@ -27,7 +27,7 @@ from relay.smtp import replies
 from relay.smtp.auth import AuthMechanisms
 from relay.smtp.data_reader import DataResult
 from relay.smtp.message_facts import UnparseableMessage, inspect_message
-from relay.smtp.rules_cache import RulesCache
+from relay.smtp.rules_cache import Judged, RulesCache
 from relay.smtp.session import SubmissionSession
 from relay.store import messages
 from stats import recorder
@@ -41,6 +41,8 @@ INLINE_PARSE_LIMIT = 64 * 1024
 #: Judging a transaction again after its account's rules changed: this many times at most.
 MAX_REJUDGE = 3
 BARE_LINE_REASON = "bare CR or LF in message data (lines must end in CRLF)"
+#: How MAIL is judged in a session that has not logged in: by no rules at all.
+NOT_LOGGED_IN = Judged(None, "", RateFacts())
 
 
 class SubmissionHandler(AuthMechanisms):
@@ -87,33 +89,63 @@ class SubmissionHandler(AuthMechanisms):
 
     async def handle_MAIL(self, server: SMTP, session: SubmissionSession, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
-        session.reset_transaction()
-        if "\x00" in address or any("\x00" in option for option in mail_options):
+        if _has_nul(address, mail_options):
+            session.reset_transaction()
             return replies.R501_SYNTAX
-        rate = RateFacts()
-        if session.account is not None:
-            judged = await self.rules.load(session.account)
-            session.rules, session.rules_version, rate = judged.rules, judged.version, judged.rate
+        judged = (await self.rules.load(session.account) if session.account is not None
+                  else NOT_LOGGED_IN)
+        verdict = self._judge_mail(session, envelope, address, mail_options, judged)
+        if not verdict.accepted:
+            return await self._reject(session, verdict, sender=address)
+        return replies.R250_SENDER_OK
+
+    def mail_now(self, session: SubmissionSession, envelope: Envelope, address: str,
+                 mail_options: list[str]) -> str | None:
+        """MAIL answered without waiting, for the protocol's transaction lane: the reply
+        when cached rules accept it, else None and `handle_MAIL` decides (it reads the
+        rules from Redis, and records a refusal there), judging afresh."""
+        judged = self.rules.cached(session.account) if session.account is not None else None
+        if judged is None or _has_nul(address, mail_options):
+            return None
+        verdict = self._judge_mail(session, envelope, address, mail_options, judged)
+        return replies.R250_SENDER_OK if verdict.accepted else None
+
+    def _judge_mail(self, session: SubmissionSession, envelope: Envelope, address: str,
+                    mail_options: list[str], judged: Judged) -> Verdict:
+        """A new transaction judged by `judged`; the envelope takes the sender if accepted."""
+        session.reset_transaction()
+        session.rules, session.rules_version = judged.rules, judged.version
         mail = MailFacts(sender=address, declared_size=_declared_size(mail_options),
                          smtputf8=envelope.smtp_utf8)
         session.mail = mail
-        verdict = check_mail(session.facts(), mail, rate, max_size=self.max_size)
-        if not verdict.accepted:
-            return await self._reject(session, verdict, sender=address)
-        envelope.mail_from = address
-        envelope.mail_options.extend(mail_options)
-        return replies.R250_SENDER_OK
+        verdict = check_mail(session.facts(), mail, judged.rate, max_size=self.max_size)
+        if verdict.accepted:
+            envelope.mail_from = address
+            envelope.mail_options.extend(mail_options)
+        return verdict
 
     async def handle_RCPT(self, server: SMTP, session: SubmissionSession, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
-        verdict = check_rcpt(session.facts(), address, smtputf8=envelope.smtp_utf8,
-                             accepted_so_far=len(envelope.rcpt_tos))
+        verdict = self._judge_rcpt(session, envelope, address, rcpt_options)
         if not verdict.accepted:
             return await self._reject(session, verdict, sender=envelope.mail_from,
                                       recipient=address)
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(rcpt_options)
         return replies.R250_RECIPIENT_OK
+
+    def rcpt_now(self, session: SubmissionSession, envelope: Envelope, address: str,
+                 rcpt_options: list[str]) -> str | None:
+        """RCPT answered without waiting, as `mail_now`: None when it is refused."""
+        verdict = self._judge_rcpt(session, envelope, address, rcpt_options)
+        return replies.R250_RECIPIENT_OK if verdict.accepted else None
+
+    def _judge_rcpt(self, session: SubmissionSession, envelope: Envelope, address: str,
+                    rcpt_options: list[str]) -> Verdict:
+        verdict = check_rcpt(session.facts(), address, smtputf8=envelope.smtp_utf8,
+                             accepted_so_far=len(envelope.rcpt_tos))
+        if verdict.accepted:
+            envelope.rcpt_tos.append(address)
+            envelope.rcpt_options.extend(rcpt_options)
+        return verdict
 
     async def handle_message(self, server: SMTP, session: SubmissionSession,
                              envelope: Envelope, result: DataResult) -> str:
@@ -125,11 +157,15 @@ class SubmissionHandler(AuthMechanisms):
         return await self._accept(session, envelope, result.content, facts)
 
     async def handle_exception(self, error: Exception) -> str:
+        return self.exception_reply(error)
+
+    def exception_reply(self, error: Exception) -> str:
+        """451 for whatever failed that is not a rule, so the client retries."""
         if isinstance(error, REDIS_FAILURES):
             log.error("SMTP transaction failed, answered 451: %s: %s",
                       type(error).__name__, error)
         else:
-            log.exception("SMTP transaction failed, answered 451")
+            log.exception("SMTP transaction failed, answered 451", exc_info=error)
         return replies.R451_INTERNAL
 
     async def _judge(self, session: SubmissionSession,
@@ -205,6 +241,10 @@ async def _inspect(data: bytes) -> MessageFacts:
     if len(data) <= INLINE_PARSE_LIMIT:
         return inspect_message(data)
     return await asyncio.get_running_loop().run_in_executor(None, inspect_message, data)
+
+
+def _has_nul(address: str, options: list[str]) -> bool:
+    return "\x00" in address or any("\x00" in option for option in options)
 
 
 def _declared_size(mail_options: list[str]) -> int | None:

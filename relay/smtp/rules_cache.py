@@ -69,10 +69,14 @@ class RulesCache:
         return account in self._cache
 
     async def load(self, account: str) -> Judged:
+        return self.cached(account) or await self.reload(account)
+
+    def cached(self, account: str) -> Judged | None:
+        """The rules if they may be used without a Redis call, else None."""
         cached = self._cache.get(account)
         if self._live and cached is not None and cached[1] is not None and not cached[1].rate:
             return Judged(cached[1], cached[0], RateFacts())
-        return await self.reload(account)
+        return None
 
     async def reload(self, account: str) -> Judged:
         """Read the version and rate windows, and the rules themselves if the version moved."""
