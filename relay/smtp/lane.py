@@ -5,15 +5,18 @@ then through its command method and an awaited push. At 5 KB that machinery cost
 CPU per message than Tidings' rules, and submission is what limits the messages per
 second a machine accepts. So once a session has logged in (which needs TLS), the
 protocol reads the transaction's commands from the transport itself and answers them on
-the spot, as long as each is the plain, common form; the message is framed by the same
-`DataFramer` as aiosmtpd's path, and only its judging and durable write wait on a task.
+the spot, as long as each is in the plain form clients send (MAIL may carry SIZE= and
+BODY=). The message is framed by the same `DataFramer` as aiosmtpd's path, and only its
+judging and durable write wait on a task. The replies to commands that came together
+(PIPELINING) leave together, in one TLS record.
 
 Invariants:
 - The lane only takes input while aiosmtpd's session loop waits for a command line with
-  nothing buffered, and hands everything it does not take (any other command, a command
-  with parameters, an odd line, a refusal, which must be recorded in Redis) back to that
-  loop unread, in order. So every reply of the lane is one aiosmtpd's path would give,
-  and the lane can never see a byte aiosmtpd has already read, or the other way round.
+  nothing buffered, and hands everything it does not take (any other command, any
+  parameter but MAIL's SIZE= and BODY=, an odd line, a refusal, which must be recorded
+  in Redis) back to that loop unread, in order. So every reply of the lane is one
+  aiosmtpd's path would give, and the lane can never see a byte aiosmtpd has already
+  read, or the other way round.
 - Replies go out in the order of the commands: while a message is being judged and
   stored, what arrives after it waits in the lane's buffer, and the socket stops being
   read once that holds LANE_BUFFER bytes.
@@ -24,12 +27,9 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from relay.smtp import replies
 from relay.smtp.data_reader import DataFramer, DataResult
-
-log = logging.getLogger(__name__)
 
 #: Input the lane holds while a message is being stored, before it stops reading.
 LANE_BUFFER = 64 * 1024
@@ -49,10 +49,27 @@ def split_command(line: bytes) -> tuple[str, str | None] | None:
     return verb.upper().decode("ascii"), arg.decode("ascii") if arg else None
 
 
+def mail_options(params: str) -> list[str] | None:
+    """MAIL's parameters as aiosmtpd hands them to the handler, if they are only the ones
+    every client sends and aiosmtpd would accept as they are: SIZE=<digits>, BODY=7BIT or
+    BODY=8BITMIME, each at most once. None for anything else (aiosmtpd's loop decides)."""
+    options = params.upper().split()
+    seen = set()
+    for option in options:
+        name, _, value = option.partition("=")
+        if name in seen or not (name == "SIZE" and value.isdigit() or
+                                name == "BODY" and value in ("7BIT", "8BITMIME")):
+            return None
+        seen.add(name)
+    return options
+
+
 class TransactionLane:
     """Mixed into SubmissionProtocol, before aiosmtpd's SMTP."""
 
     _lane: bytearray | None = None
+    #: Replies not written yet: the lane writes them once it has answered all it can.
+    _lane_out: list[bytes] | None = None
     _lane_framer: DataFramer | None = None
     _lane_task: asyncio.Task | None = None
     _lane_paused = False
@@ -85,6 +102,12 @@ class TransactionLane:
 
     def _run_lane(self) -> None:
         """Answer the commands in the lane's buffer, until one needs aiosmtpd or a wait."""
+        try:
+            self._answer_buffered()
+        finally:
+            self._flush_replies()
+
+    def _answer_buffered(self) -> None:
         while self._lane is not None and self._lane_task is None:
             buffer = self._lane
             if self._lane_framer is not None:
@@ -114,14 +137,15 @@ class TransactionLane:
         envelope, session = self.envelope, self.session
         handler = self.event_handler
         if verb == "MAIL" and arg is not None and not envelope.mail_from:
-            address = self._lane_path("FROM:", arg)
-            if address is None:
+            address, params = self._lane_path("FROM:", arg)
+            options = mail_options(params) if session.extended_smtp else None
+            if address is None or options is None:
                 return False
             envelope.smtp_utf8 = False  # what aiosmtpd sets when SMTPUTF8 is absent
-            reply = self._answer(handler.mail_now, session, envelope, address, [])
+            reply = self._answer(handler.mail_now, session, envelope, address, options)
         elif verb == "RCPT" and arg is not None and envelope.mail_from:
-            address = self._lane_path("TO:", arg)
-            if address is None:
+            address, params = self._lane_path("TO:", arg)
+            if address is None or params:
                 return False
             reply = self._answer(handler.rcpt_now, session, envelope, address, [])
         elif verb == "DATA" and arg is None and envelope.rcpt_tos:
@@ -135,13 +159,13 @@ class TransactionLane:
         self._lane_reply(reply)
         return True
 
-    def _lane_path(self, keyword: str, arg: str) -> str | None:
-        """The address of `FROM:<a@b>` or `TO:<a@b>`, if it is given without parameters."""
+    def _lane_path(self, keyword: str, arg: str) -> tuple[str | None, str]:
+        """The address of `FROM:<a@b>` or `TO:<a@b>` (None if not plain), and what follows."""
         rest = self._strip_command_keyword(keyword, arg)
         if not rest:
-            return None
+            return None, ""
         address, params = self._getaddr(rest)
-        return address if address and not params else None
+        return address or None, params or ""
 
     def _answer(self, judge, *args) -> str | None:
         try:
@@ -173,10 +197,20 @@ class TransactionLane:
         self._run_lane()
 
     def _lane_reply(self, reply: str) -> None:
-        self.transport.write(self.reply_line(reply))
+        if self._lane_out is None:
+            self._lane_out = []
+        self._lane_out.append(self.reply_line(reply))
+
+    def _flush_replies(self) -> None:
+        out = self._lane_out
+        if out:
+            if self.transport is not None:
+                self.transport.write(b"".join(out))
+            out.clear()
 
     def _leave_lane(self) -> None:
         """Hand what the lane has not answered to aiosmtpd's loop, which is waiting for it."""
+        self._flush_replies()
         pending = bytes(self._lane)
         self._lane = None
         if self._lane_paused:

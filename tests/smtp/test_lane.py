@@ -8,7 +8,7 @@ import json
 import pytest
 
 from relay import keys
-from relay.smtp.lane import MAX_LINE, split_command
+from relay.smtp.lane import MAX_LINE, mail_options, split_command
 from stats import keys as stats_keys
 from tests.helpers.clients import RawSession
 from tests.helpers.servers import wait_for
@@ -59,13 +59,22 @@ def test_a_pipelined_transaction_and_the_next_command_after_its_message(server, 
     raw.close()
 
 
+def test_replies_to_pipelined_commands_leave_in_one_tls_record(server, account):
+    raw = logged_in(server, account)
+    raw.send(MAIL + RCPT + b"DATA\r\n")
+    # A TLS socket's recv returns at most one record.
+    assert raw.sock.recv(65536) == (b"250 2.1.0 Sender ok\r\n250 2.1.5 Recipient ok\r\n"
+                                    b"354 End data with <CR><LF>.<CR><LF>\r\n")
+    raw.close()
+
+
 def test_commands_the_lane_does_not_take_are_answered_by_aiosmtpd_in_order(server, account,
                                                                           rb):
     raw = logged_in(server, account)
     # MAIL and RCPT in the lane, RSET and NOOP by aiosmtpd, then a MAIL with a parameter
-    # (aiosmtpd's parser), then plain RCPT and DATA back in the lane.
+    # only aiosmtpd's parser takes, then plain RCPT and DATA.
     raw.send(MAIL + RCPT + b"RSET\r\nNOOP\r\n"
-             b"MAIL FROM:<news@shop.example> SIZE=100\r\n" + RCPT + b"DATA\r\n")
+             b"MAIL FROM:<news@shop.example> SMTPUTF8\r\n" + RCPT + b"DATA\r\n")
     assert replies(raw, 7) == [
         "250 2.1.0 Sender ok", "250 2.1.5 Recipient ok", "250 2.0.0 Ok", "250 2.0.0 Ok",
         "250 2.1.0 Sender ok", "250 2.1.5 Recipient ok", "354 End data with <CR><LF>.<CR><LF>"]
@@ -85,6 +94,16 @@ def test_a_refusal_in_the_middle_of_a_pipeline_is_recorded(server, account, r):
               for _, fields in r.xrange(stats_keys.log(account.name))]
     assert [event["detail"]["reply"] for event in logged] == [
         "554 5.5.3 Only one recipient per message is allowed"]
+    raw.close()
+
+
+def test_a_declared_size_over_the_limit_is_refused_as_by_aiosmtpd(start_server, account, r):
+    server = start_server(max_message_size=1000)
+    raw = logged_in(server, account)
+    assert raw.command("MAIL FROM:<news@shop.example> SIZE=1001") == \
+        "554 5.3.4 Message exceeds fixed size limit"
+    assert raw.command("MAIL FROM:<news@shop.example> SIZE=1000") == "250 2.1.0 Sender ok"
+    assert r.xlen(stats_keys.log(account.name)) == 1
     raw.close()
 
 
@@ -164,13 +183,34 @@ def test_plain_transactions_bypass_aiosmtpd_command_methods(server, account, rb,
     raw.send(HEADERS + b"lane\r\n.\r\n")
     assert stored(rb, raw.read_reply()) == HEADERS + b"lane\r\n"
     assert called == []
-    assert raw.command("MAIL FROM:<news@shop.example> BODY=8BITMIME") == \
-        "250 2.1.0 Sender ok"
+    # SIZE= and BODY= are what most clients send: the lane takes them too.
+    raw.send(b"MAIL FROM:<news@shop.example> SIZE=300 BODY=8BITMIME\r\n" + RCPT + b"DATA\r\n")
+    assert replies(raw, 3)[2].startswith("354 ")
+    raw.send(HEADERS + b"sized\r\n.\r\n")
+    assert stored(rb, raw.read_reply()) == HEADERS + b"sized\r\n"
+    assert called == []
+    assert raw.command("MAIL FROM:<news@shop.example> SMTPUTF8") == "250 2.1.0 Sender ok"
     raw.send(RCPT + b"DATA\r\n")
     assert replies(raw, 2)[1].startswith("354 ")
     raw.send(HEADERS + b"both\r\n.\r\n")
     assert stored(rb, raw.read_reply()) == HEADERS + b"both\r\n"
-    # The MAIL with a parameter is aiosmtpd's; once it has answered, the lane takes the
+    # The MAIL with SMTPUTF8 is aiosmtpd's; once it has answered, the lane takes the
     # plain RCPT and DATA that follow.
     assert called == ["MAIL"]
     raw.close()
+
+
+@pytest.mark.parametrize("params, expected", [
+    ("", []),
+    ("size=1234", ["SIZE=1234"]),
+    ("BODY=8bitmime SIZE=5", ["BODY=8BITMIME", "SIZE=5"]),
+    ("BODY=7BIT", ["BODY=7BIT"]),
+    ("SIZE=", None),
+    ("SIZE=-1", None),
+    ("SIZE=1 SIZE=2", None),
+    ("BODY=BINARYMIME", None),
+    ("SMTPUTF8", None),
+    ("RET=HDRS", None),
+])
+def test_mail_options_takes_only_what_aiosmtpd_accepts_as_is(params, expected):
+    assert mail_options(params) == expected
