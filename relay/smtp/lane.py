@@ -73,12 +73,15 @@ class TransactionLane:
     _lane_framer: DataFramer | None = None
     _lane_task: asyncio.Task | None = None
     _lane_paused = False
-    #: Set while aiosmtpd's own DATA reads the message: its input is not the lane's.
-    _reading_data = False
+    #: True from aiosmtpd's last reply until the reader is fed again: its loop then waits
+    #: at the start of a command line, not in the middle of one it reads in parts (a line
+    #: past its limit) nor in a message (its own DATA clears this after the 354).
+    _line_start = True
 
     def data_received(self, data: bytes) -> None:
         if self._lane is None:
             if not self._lane_may_start():
+                self._line_start = False
                 super().data_received(data)
                 return
             self._lane = bytearray()
@@ -95,8 +98,8 @@ class TransactionLane:
     def _lane_may_start(self) -> bool:
         """True when aiosmtpd's loop is waiting for a command of a logged-in session."""
         reader = self._reader
-        return (self.session is not None and self.session.authenticated
-                and not self._reading_data and self.transport is not None
+        return (self._line_start and self.session is not None and self.session.authenticated
+                and self.transport is not None
                 and reader._waiter is not None and not reader._buffer  # noqa: SLF001
                 and not reader.at_eof())
 
@@ -217,6 +220,7 @@ class TransactionLane:
             self._lane_paused = False
             self.transport.resume_reading()
         if pending:
+            self._line_start = False
             super().data_received(pending)
 
     def connection_lost(self, error: Exception | None) -> None:

@@ -92,6 +92,7 @@ class SubmissionProtocol(TransactionLane, SMTP):
         if isinstance(status, str) and status[:1] in "245" and not self._in_ehlo \
                 and not status.startswith("220"):
             status = replies.with_enhanced_code(status)
+        self._line_start = True  # a reply ends whatever aiosmtpd was reading
         await super().push(status)
 
     def reply_line(self, status: str) -> bytes:
@@ -238,15 +239,13 @@ class SubmissionProtocol(TransactionLane, SMTP):
             await self.push(replies.R501_DATA_SYNTAX)
             return
         await self.push(replies.R354_DATA)
-        self._reading_data = True
+        self._line_start = False  # what comes now is the message
         try:
             result = await read_data(self._reader, max_size=self.max_size,
                                      on_progress=self._reset_timeout)
         except BaseException:
             self._end_transaction()
             raise
-        finally:
-            self._reading_data = False
         await self.push(await self._end_of_data(result))
 
     async def _end_of_data(self, result: DataResult) -> str:

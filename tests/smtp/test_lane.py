@@ -4,6 +4,7 @@ with everything else handed back to aiosmtpd's loop in order (relay/smtp/lane.py
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -214,3 +215,16 @@ def test_plain_transactions_bypass_aiosmtpd_command_methods(server, account, rb,
 ])
 def test_mail_options_takes_only_what_aiosmtpd_accepts_as_is(params, expected):
     assert mail_options(params) == expected
+
+
+def test_the_tail_of_an_overlong_line_is_never_read_as_a_command(server, account):
+    """aiosmtpd reads a line past its limit in parts, waiting for the line's end with an
+    empty buffer. What then arrives is the rest of that line, not a command of its own."""
+    raw = logged_in(server, account)
+    raw.send(b"NOOP " + b"A" * 1500)
+    time.sleep(0.3)  # aiosmtpd has read the first part and waits for the line's end
+    raw.send(MAIL)
+    assert raw.read_reply() == "500 5.5.2 Command line too long"
+    assert raw.command("NOOP") == "250 2.0.0 Ok"
+    assert raw.command("MAIL FROM:<news@shop.example>") == "250 2.1.0 Sender ok"
+    raw.close()
