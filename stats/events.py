@@ -7,6 +7,9 @@ import json
 import time
 from dataclasses import dataclass, field
 
+#: One encoder for every event: json.dumps with options builds a new one on each call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
 
 class EventName(enum.StrEnum):
     ACCEPTED = "accepted"
@@ -38,9 +41,9 @@ class Event:
 
     def to_json(self) -> str:
         # Not dataclasses.asdict: it deep-copies, and this runs for every message.
-        return json.dumps({"name": self.name.value, "account": self.account,
-                           "message_id": self.message_id, "at": self.at, "detail": self.detail},
-                          separators=(",", ":"), ensure_ascii=False)
+        return _ENCODER.encode({"name": self.name.value, "account": self.account,
+                                "message_id": self.message_id, "at": self.at,
+                                "detail": self.detail})
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Event:
