@@ -69,7 +69,7 @@ class TransactionLane:
 
     _lane: bytearray | None = None
     #: Replies not written yet: the lane writes them once it has answered all it can.
-    _lane_out: list[bytes] | None = None
+    _lane_out: list[bytes]
     _lane_framer: DataFramer | None = None
     _lane_task: asyncio.Task | None = None
     _lane_paused = False
@@ -85,6 +85,7 @@ class TransactionLane:
                 super().data_received(data)
                 return
             self._lane = bytearray()
+            self._lane_out = []
         if self._lane_framer is not None and self._lane_task is None:
             self._feed_message(data)
         else:
@@ -200,8 +201,6 @@ class TransactionLane:
         self._run_lane()
 
     def _lane_reply(self, reply: str) -> None:
-        if self._lane_out is None:
-            self._lane_out = []
         self._lane_out.append(self.reply_line(reply))
 
     def _flush_replies(self) -> None:

@@ -87,19 +87,21 @@ class SubmissionProtocol(TransactionLane, SMTP):
         self._idle_deadline = 0.0
 
     async def push(self, status: str | bytes) -> None:
-        # aiosmtpd's own syntax and sequence replies lack enhanced codes; ours have them.
-        # The greeting (220) and the EHLO keyword lines take none (RFC 2034 3).
-        if isinstance(status, str) and status[:1] in "245" and not self._in_ehlo \
-                and not status.startswith("220"):
-            status = replies.with_enhanced_code(status)
+        if isinstance(status, str):
+            status = self._coded(status)
         self._line_start = True  # a reply ends whatever aiosmtpd was reading
         await super().push(status)
 
     def reply_line(self, status: str) -> bytes:
-        """A reply to a transaction command as `push` sends it, for the lane to write."""
-        if status[:1] in "245":
-            status = replies.with_enhanced_code(status)
-        return status.encode() + b"\r\n"
+        """A reply as `push` sends it, for the lane to write."""
+        return self._coded(status).encode() + b"\r\n"
+
+    def _coded(self, status: str) -> str:
+        # aiosmtpd's own syntax and sequence replies lack enhanced codes; ours have them.
+        # The greeting (220) and the EHLO keyword lines take none (RFC 2034 3).
+        if status[:1] in "245" and not self._in_ehlo and not status.startswith("220"):
+            return replies.with_enhanced_code(status)
+        return status
 
     async def smtp_EHLO(self, hostname: str) -> None:
         self._in_ehlo = True  # EHLO lines are keywords, not replies (RFC 2034 3)
